@@ -1,0 +1,21 @@
+/* pl_mem.h: allocation that aborts on out-of-memory (batch tools have no
+ * sensible recovery), 64-byte aligned for SIMD kernels. Free with pl_free. */
+#ifndef PL_MEM_H
+#define PL_MEM_H
+
+#include <stddef.h>
+
+/* Returns n bytes aligned to 64; aborts with the size on failure. n == 0 gives
+ * a valid pointer. Caller owns the result; free with pl_free. */
+void *pl_xmalloc(size_t n);
+
+/* As pl_xmalloc, zero-filled. */
+void *pl_xcalloc(size_t count, size_t size);
+
+/* Frees what pl_xmalloc/pl_xcalloc returned; NULL is a no-op. */
+void pl_free(void *p);
+
+/* Duplicates a NUL-terminated string with pl_xmalloc. */
+char *pl_xstrdup(const char *s);
+
+#endif
