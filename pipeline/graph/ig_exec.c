@@ -1,0 +1,58 @@
+/* ig_exec.c: running an instruction graph: forward in topological order,
+ * reverse-mode backward over the whole graph, gradient zeroing and modes.
+ * Nothing here allocates: every buffer was sized by ig_graph_plan. */
+#include "ig.h"
+#include "ig_ops.h"
+
+#include <string.h>
+
+void ig_set_training(ig_graph *g, int training) { g->training = training != 0; }
+
+float *ig_value(const ig_graph *g, int node)
+{
+    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    return g->act + g->nodes[node].act_off;
+}
+
+float *ig_gradient(const ig_graph *g, int node)
+{
+    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    return g->dact + g->nodes[node].act_off;
+}
+
+void ig_forward(ig_graph *g, const int32_t *labels)
+{
+    PL_ASSERT(g->batch > 0);
+    if (labels) memcpy(g->labels, labels, (size_t)g->batch * sizeof *labels);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ig_node *nd = &g->nodes[i];
+        const ig_op_def *def = IG_OP_TABLE[nd->op];
+        if (def->forward) def->forward(g, nd);
+    }
+    if (g->training) g->step++;
+}
+
+void ig_zero_grad(ig_graph *g) { memset(g->grad, 0, g->param_size * sizeof(float)); }
+
+void ig_seed_gradient(ig_graph *g, int node, const float *dout)
+{
+    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    memset(g->dact, 0, g->act_size * sizeof(float));
+    const ig_node *nd = &g->nodes[node];
+    memcpy(g->dact + nd->act_off, dout, (size_t)g->batch * ig_shape_size(&nd->shape) * sizeof(float));
+}
+
+void ig_backward(ig_graph *g, int seed_node)
+{
+    PL_ASSERT(g->batch > 0 && seed_node >= 0 && seed_node < g->n_nodes);
+    const ig_node *seed = &g->nodes[seed_node];
+    if (seed->op == IG_OP_SOFTMAX_XENT) {
+        memset(g->dact, 0, g->act_size * sizeof(float));
+        g->dact[seed->act_off] = 1.0f;
+    }
+    for (int i = seed_node; i >= 0; i--) {
+        const ig_node *nd = &g->nodes[i];
+        const ig_op_def *def = IG_OP_TABLE[nd->op];
+        if (nd->needs_grad && def->backward) def->backward(g, nd);
+    }
+}
