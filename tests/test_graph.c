@@ -215,6 +215,18 @@ static void test_shape_errors(void)
     expect_shape_error(ig_graph_plan(g, 0), "batch size", "plan batch 0");
     ig_graph_free(g);
 
+    /* Batch statistics of a single value per channel are refused. */
+    g = ig_graph_alloc();
+    int v = ig_input(g, 3, 1, 1);
+    ig_batchnorm(g, v);
+    ig_graph_finalize(g);
+    CHECK(ig_graph_plan(g, 1) == PL_OK, "plan batch 1 in evaluation mode");
+    expect_shape_error(ig_set_training(g, 1), "node 1 (batchnorm): training needs more than one",
+                       "bn training batch 1");
+    CHECK(ig_graph_plan(g, 2) == PL_OK && ig_set_training(g, 1) == PL_OK, "batch 2 trains");
+    expect_shape_error(ig_graph_plan(g, 1), "more than one value", "re-plan to batch 1 in training");
+    ig_graph_free(g);
+
     g = ig_graph_alloc();
     CHECK(ig_operator_begin(g, "a") == 0, "operator a");
     expect_shape_error(ig_operator_begin(g, "b"), "still open", "nested operator");

@@ -199,8 +199,10 @@ int ig_graph_plan(ig_graph *g, int batch);
 
 /* ---- running ----------------------------------------------------------- */
 
-/* Training (1) or evaluation (0) mode: batch-norm statistics and dropout. */
-void ig_set_training(ig_graph *g, int training);
+/* Training (1) or evaluation (0) mode: batch-norm statistics and dropout.
+ * Training needs more than one value per channel at every batchnorm (as in
+ * PyTorch): PL_ERR_SHAPE otherwise, naming the node. */
+int ig_set_training(ig_graph *g, int training);
 
 /* The output buffer of node i, (batch, C, H, W). Write inputs here. */
 float *ig_value(const ig_graph *g, int node);

@@ -6,7 +6,29 @@
 
 #include <string.h>
 
-void ig_set_training(ig_graph *g, int training) { g->training = training != 0; }
+/* Batch statistics need more than one value per channel. */
+static int check_batch_statistics(const ig_graph *g, int batch)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ig_node *nd = &g->nodes[i];
+        if (nd->op == IG_OP_BATCHNORM && (long)batch * nd->shape.h * nd->shape.w <= 1)
+            PL_FAIL(PL_ERR_SHAPE, "node %d (batchnorm): training needs more than one value per "
+                    "channel (batch %d, %dx%d)", i, batch, nd->shape.h, nd->shape.w);
+    }
+    return PL_OK;
+}
+
+int ig_set_training(ig_graph *g, int training)
+{
+    if (training && g->batch > 0) PL_TRY(check_batch_statistics(g, g->batch));
+    g->training = training != 0;
+    return PL_OK;
+}
+
+int ig_check_training_batch(const ig_graph *g, int batch)
+{
+    return g->training ? check_batch_statistics(g, batch) : PL_OK;
+}
 
 float *ig_value(const ig_graph *g, int node)
 {

@@ -220,6 +220,7 @@ int ig_graph_plan(ig_graph *g, int batch)
 {
     if (!g->finalized) PL_FAIL(PL_ERR_INVAL, "graph must be finalized before planning");
     if (batch <= 0) PL_FAIL(PL_ERR_INVAL, "batch size must be positive (got %d)", batch);
+    PL_TRY(ig_check_training_batch(g, batch));
     size_t act = 0, aux = 0, work = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         ig_node *nd = &g->nodes[i];

@@ -32,6 +32,10 @@ typedef struct {
 
 extern const ig_op_def *const IG_OP_TABLE[IG_OP_COUNT];
 
+/* PL_OK, or PL_ERR_SHAPE when the graph is in training mode and some
+ * batchnorm would see a single value per channel at this batch size. */
+int ig_check_training_batch(const ig_graph *g, int batch);
+
 /* The op definitions, one per family file (ig_op_*.c). */
 extern const ig_op_def ig_op_input, ig_op_conv2d, ig_op_dwconv2d, ig_op_pwconv2d, ig_op_linear;
 extern const ig_op_def ig_op_batchnorm, ig_op_scale_bias;

@@ -20,8 +20,10 @@ typedef enum {
 void nn_act_forward(nn_act_kind kind, float *out, const float *inp, size_t n);
 
 /* Accumulates dinp (n) += act'(inp) * dout. out is the forward output (some
- * derivatives are cheaper from it). At kinks the derivative of the left side
- * is used, as PyTorch does (relu'(0) = 0). */
+ * derivatives are cheaper from it; NULL makes sigmoid and tanh recompute
+ * it). At kinks the derivatives follow PyTorch's elementwise rules:
+ * relu'(0) = 0; relu6' is 1 on the open interval (0, 6); hardsigmoid' is 1/6
+ * on (-3, 3); hardswish' is 0 below -3, x/3 + 1/2 on [-3, 3], 1 above. */
 void nn_act_backward(nn_act_kind kind, float *dinp, const float *dout, const float *inp,
                      const float *out, size_t n);
 

@@ -1,0 +1,266 @@
+/* nn_pool.c: max pooling (with argmax for the backward pass), average pooling
+ * and global average pooling, forward and backward, plus naive references.
+ *
+ * Semantics follow PyTorch's CPU kernels exactly:
+ * - a window starts at oh*sh - ph; max pooling treats padding as -inf, so only
+ *   the part of the window inside the input takes part; the argmax starts at
+ *   the window's first in-input element and moves on a strictly greater value
+ *   (or a NaN);
+ * - average pooling computes pool_size from the window clipped to the PADDED
+ *   input (hend = min(hstart + kh, H + ph)) before clipping it to the input;
+ *   the divisor is pool_size when count_include_pad, else the clipped count;
+ *   a window with nothing inside the input gives 0.
+ * Padding must be at most half the kernel (PyTorch's rule), which also keeps
+ * every max-pool window non-empty.
+ *
+ * Every kernel is parallel over the N*C planes, each plane handled by one
+ * thread in a fixed order, so results do not depend on the thread count. */
+#include "nn_pool.h"
+
+#include <math.h>
+
+#include "pl_err.h"
+
+/* Below this many multiply-adds a kernel runs on one thread. */
+#define POOL_PAR_MIN_WORK 16384L
+
+/* One window's extent along one axis. */
+typedef struct {
+    int start;     /* first input index inside the input             */
+    int end;       /* one past the last input index inside the input */
+    int pool_size; /* extent clipped to the padded input only        */
+} window_span;
+
+static inline window_span span_of(int out_index, int stride, int pad, int k, int in)
+{
+    window_span s;
+    int start = out_index * stride - pad;
+    int end = start + k < in + pad ? start + k : in + pad;
+    s.pool_size = end - start;
+    s.start = start > 0 ? start : 0;
+    s.end = end < in ? end : in;
+    return s;
+}
+
+static void check_params(const nn_pool_params *p)
+{
+    PL_ASSERT(p->kh >= 1 && p->kw >= 1 && p->sh >= 1 && p->sw >= 1);
+    PL_ASSERT(p->ph >= 0 && p->pw >= 0 && 2 * p->ph <= p->kh && 2 * p->pw <= p->kw);
+}
+
+void nn_maxpool_forward(float *out, int32_t *argmax, const float *inp,
+                        int N, int C, int H, int W, const nn_pool_params *p)
+{
+    check_params(p);
+    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    PL_ASSERT(OH > 0 && OW > 0);
+    const long planes = (long)N * C;
+    const long work = planes * OH * OW * p->kh * p->kw;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *in_plane = inp + plane * H * W;      /* (H,W)   */
+        float *out_plane = out + plane * OH * OW;         /* (OH,OW) */
+        int32_t *arg_plane = argmax + plane * OH * OW;    /* (OH,OW) */
+        for (int oh = 0; oh < OH; oh++) {
+            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+            for (int ow = 0; ow < OW; ow++) {
+                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
+                int best_index = hs.start * W + ws.start;
+                float best = -INFINITY;
+                for (int ih = hs.start; ih < hs.end; ih++) {
+                    const float *row = in_plane + (long)ih * W;
+                    for (int iw = ws.start; iw < ws.end; iw++) {
+                        const float v = row[iw];
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            best_index = ih * W + iw;
+                        }
+                    }
+                }
+                out_plane[oh * OW + ow] = best;
+                arg_plane[oh * OW + ow] = best_index;
+            }
+        }
+    }
+}
+
+void nn_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
+                         int N, int C, int H, int W, int OH, int OW)
+{
+    const long planes = (long)N * C;
+    const long out_plane_size = (long)OH * OW;
+    const long work = planes * out_plane_size;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        float *din_plane = dinp + plane * H * W;                 /* (H,W)   */
+        const float *dout_plane = dout + plane * out_plane_size; /* (OH,OW) */
+        const int32_t *arg_plane = argmax + plane * out_plane_size;
+        for (long o = 0; o < out_plane_size; o++) {
+            din_plane[arg_plane[o]] += dout_plane[o];
+        }
+    }
+}
+
+void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W,
+                        const nn_pool_params *p)
+{
+    check_params(p);
+    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    PL_ASSERT(OH > 0 && OW > 0);
+    const long planes = (long)N * C;
+    const long work = planes * OH * OW * p->kh * p->kw;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *in_plane = inp + plane * H * W; /* (H,W)   */
+        float *out_plane = out + plane * OH * OW;    /* (OH,OW) */
+        for (int oh = 0; oh < OH; oh++) {
+            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+            for (int ow = 0; ow < OW; ow++) {
+                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
+                if (hs.start >= hs.end || ws.start >= ws.end) {
+                    out_plane[oh * OW + ow] = 0.0f;
+                    continue;
+                }
+                float sum = 0.0f;
+                for (int ih = hs.start; ih < hs.end; ih++) {
+                    const float *row = in_plane + (long)ih * W;
+                    for (int iw = ws.start; iw < ws.end; iw++) sum += row[iw];
+                }
+                const int divisor = p->count_include_pad
+                                        ? hs.pool_size * ws.pool_size
+                                        : (hs.end - hs.start) * (ws.end - ws.start);
+                out_plane[oh * OW + ow] = sum / (float)divisor;
+            }
+        }
+    }
+}
+
+void nn_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W,
+                         const nn_pool_params *p)
+{
+    check_params(p);
+    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    PL_ASSERT(OH > 0 && OW > 0);
+    const long planes = (long)N * C;
+    const long work = planes * OH * OW * p->kh * p->kw;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        float *din_plane = dinp + plane * H * W;             /* (H,W)   */
+        const float *dout_plane = dout + plane * OH * OW;    /* (OH,OW) */
+        for (int oh = 0; oh < OH; oh++) {
+            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+            for (int ow = 0; ow < OW; ow++) {
+                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
+                if (hs.start >= hs.end || ws.start >= ws.end) continue;
+                const int divisor = p->count_include_pad
+                                        ? hs.pool_size * ws.pool_size
+                                        : (hs.end - hs.start) * (ws.end - ws.start);
+                const float share = dout_plane[oh * OW + ow] / (float)divisor;
+                for (int ih = hs.start; ih < hs.end; ih++) {
+                    float *row = din_plane + (long)ih * W;
+                    for (int iw = ws.start; iw < ws.end; iw++) row[iw] += share;
+                }
+            }
+        }
+    }
+}
+
+void nn_global_avgpool_forward(float *out, const float *inp, int N, int C, int HW)
+{
+    const long planes = (long)N * C;
+    const long work = planes * HW;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *in_plane = inp + plane * HW; /* (HW) */
+        double sum = 0.0;
+        for (int i = 0; i < HW; i++) sum += in_plane[i];
+        out[plane] = (float)(sum / HW);
+    }
+}
+
+void nn_global_avgpool_backward(float *dinp, const float *dout, int N, int C, int HW)
+{
+    const long planes = (long)N * C;
+    const long work = planes * HW;
+
+#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
+    for (long plane = 0; plane < planes; plane++) {
+        float *din_plane = dinp + plane * HW; /* (HW) */
+        const float share = (float)((double)dout[plane] / HW);
+        for (int i = 0; i < HW; i++) din_plane[i] += share;
+    }
+}
+
+/* ---- Naive references: every tap of the full kh x kw window is visited and
+ * classified as inside the input, inside the padding, or beyond the padded
+ * input (only possible in ceil mode). ---- */
+
+void nn_maxpool_forward_ref(float *out, const float *inp, int N, int C, int H, int W,
+                            const nn_pool_params *p)
+{
+    check_params(p);
+    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    for (int n = 0; n < N; n++) {
+        for (int c = 0; c < C; c++) {
+            const float *in_plane = inp + ((long)n * C + c) * H * W;
+            float *out_plane = out + ((long)n * C + c) * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                for (int ow = 0; ow < OW; ow++) {
+                    float best = -INFINITY;
+                    for (int dh = 0; dh < p->kh; dh++) {
+                        for (int dw = 0; dw < p->kw; dw++) {
+                            const int ih = oh * p->sh - p->ph + dh;
+                            const int iw = ow * p->sw - p->pw + dw;
+                            const int inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                            const float v = inside ? in_plane[ih * W + iw] : -INFINITY;
+                            if (v > best) best = v;
+                        }
+                    }
+                    out_plane[oh * OW + ow] = best;
+                }
+            }
+        }
+    }
+}
+
+void nn_avgpool_forward_ref(float *out, const float *inp, int N, int C, int H, int W,
+                            const nn_pool_params *p)
+{
+    check_params(p);
+    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    for (int n = 0; n < N; n++) {
+        for (int c = 0; c < C; c++) {
+            const float *in_plane = inp + ((long)n * C + c) * H * W;
+            float *out_plane = out + ((long)n * C + c) * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                for (int ow = 0; ow < OW; ow++) {
+                    double sum = 0.0;
+                    int taps_in_input = 0, taps_in_padded = 0;
+                    for (int dh = 0; dh < p->kh; dh++) {
+                        for (int dw = 0; dw < p->kw; dw++) {
+                            const int ih = oh * p->sh - p->ph + dh;
+                            const int iw = ow * p->sw - p->pw + dw;
+                            if (ih < H + p->ph && iw < W + p->pw) taps_in_padded++;
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                                taps_in_input++;
+                                sum += in_plane[ih * W + iw];
+                            }
+                        }
+                    }
+                    const int divisor = p->count_include_pad ? taps_in_padded : taps_in_input;
+                    out_plane[oh * OW + ow] = taps_in_input ? (float)(sum / divisor) : 0.0f;
+                }
+            }
+        }
+    }
+}

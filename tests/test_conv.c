@@ -1,0 +1,404 @@
+/* test_conv.c: tests of nn_conv2d (fast) against the naive reference, against
+ * central finite differences, and against a hand-computed case; checks that
+ * the fast kernels stay inside the workspace they ask for and that the
+ * depthwise kernels give identical bits whatever the thread count. */
+#include "check.h"
+#include "nn_conv.h"
+#include "pl_mem.h"
+#include "pl_threads.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define GUARD      64          /* sentinel floats on each side of a workspace */
+#define SENTINEL   -12345.678f
+#define FD_SAMPLES 40          /* elements per tensor checked by finite differences */
+
+typedef struct {
+    int N, C, H, W, OC;
+    nn_conv_params p;
+} conv_case;
+
+/* ------------------------------------------------------------- helpers */
+
+static uint32_t lcg_state = 12345u;
+
+/* Uniform in [-1, 1), from a fixed LCG (deterministic). */
+static float lcg_uniform(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (float)((lcg_state >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static float *alloc_random(size_t n, float scale)
+{
+    float *a = pl_xmalloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) a[i] = scale * lcg_uniform();
+    return a;
+}
+
+static float *alloc_copy(const float *src, size_t n)
+{
+    float *a = pl_xmalloc(sizeof(float) * (n ? n : 1));
+    memcpy(a, src, sizeof(float) * n);
+    return a;
+}
+
+static int out_h(const conv_case *cs) { return nn_window_out(cs->H, cs->p.kh, cs->p.sh, cs->p.ph, 0); }
+static int out_w(const conv_case *cs) { return nn_window_out(cs->W, cs->p.kw, cs->p.sw, cs->p.pw, 0); }
+
+static void describe(char *buf, size_t size, const conv_case *cs)
+{
+    snprintf(buf, size, "N%d C%d H%d W%d OC%d k%dx%d s%d,%d p%d,%d g%d", cs->N, cs->C, cs->H,
+             cs->W, cs->OC, cs->p.kh, cs->p.kw, cs->p.sh, cs->p.sw, cs->p.ph, cs->p.pw, cs->p.groups);
+}
+
+/* A workspace of n floats with GUARD sentinel floats on each side. */
+static float *guarded_alloc(size_t n)
+{
+    float *block = pl_xmalloc(sizeof(float) * (n + 2 * GUARD));
+    for (size_t i = 0; i < n + 2 * GUARD; i++) block[i] = SENTINEL;
+    return block + GUARD;
+}
+
+static int guard_intact(const float *work, size_t n)
+{
+    for (int i = 0; i < GUARD; i++)
+        if (work[-1 - i] != SENTINEL || work[n + (size_t)i] != SENTINEL) return 0;
+    return 1;
+}
+
+static void guarded_free(float *work) { pl_free(work - GUARD); }
+
+/* -------------------------------------------------- fast vs reference */
+
+/* Runs forward and backward, fast and reference, on random data and compares;
+ * gradient buffers start nonzero to check accumulation. Skips cases whose
+ * window does not fit. */
+static void compare_case(const conv_case *cs)
+{
+    const int OH = out_h(cs), OW = out_w(cs);
+    if (OH <= 0 || OW <= 0) return;
+    char label[160], what[200];
+    describe(label, sizeof label, cs);
+    const int Cg = cs->C / cs->p.groups, OCg = cs->OC / cs->p.groups;
+    const size_t n_inp = (size_t)cs->N * cs->C * cs->H * cs->W;
+    const size_t n_out = (size_t)cs->N * cs->OC * OH * OW;
+    const size_t n_w = (size_t)cs->OC * Cg * cs->p.kh * cs->p.kw;
+    const int K = Cg * cs->p.kh * cs->p.kw;
+    float *inp = alloc_random(n_inp, 1.0f);
+    float *weight = alloc_random(n_w, 0.5f);
+    float *bias = alloc_random((size_t)cs->OC, 0.5f);
+    float *dout = alloc_random(n_out, 1.0f);
+    float *out_ref = pl_xmalloc(sizeof(float) * n_out);
+    float *out_fast = pl_xmalloc(sizeof(float) * n_out);
+    size_t n_work = nn_conv2d_workspace(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    float *work = guarded_alloc(n_work);
+
+    nn_conv2d_forward_ref(out_ref, inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    nn_conv2d_forward(out_fast, inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p, work);
+    snprintf(what, sizeof what, "forward %s", label);
+    CHECK_ARRAYS_CLOSE(out_fast, out_ref, n_out, 1e-4 * sqrt(K), 1e-4, what);
+    nn_conv2d_forward_ref(out_ref, inp, weight, NULL, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    nn_conv2d_forward(out_fast, inp, weight, NULL, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p, work);
+    snprintf(what, sizeof what, "forward no bias %s", label);
+    CHECK_ARRAYS_CLOSE(out_fast, out_ref, n_out, 1e-4 * sqrt(K), 1e-4, what);
+    CHECK(guard_intact(work, n_work), "forward wrote outside its %zu-float workspace: %s", n_work, label);
+
+    /* gradients start from the same nonzero values in every buffer */
+    float *dinp_ref = alloc_random(n_inp, 1.0f), *dw_ref = alloc_random(n_w, 1.0f);
+    float *db_ref = alloc_random((size_t)cs->OC, 1.0f);
+    float *dinp_all = alloc_copy(dinp_ref, n_inp), *dw_all = alloc_copy(dw_ref, n_w);
+    float *db_all = alloc_copy(db_ref, (size_t)cs->OC);
+    float *dinp_one = alloc_copy(dinp_ref, n_inp), *dw_one = alloc_copy(dw_ref, n_w);
+    float *db_one = alloc_copy(db_ref, (size_t)cs->OC);
+    nn_conv2d_backward_ref(dinp_ref, dw_ref, db_ref, dout, inp, weight, cs->N, cs->C, cs->H, cs->W,
+                           cs->OC, &cs->p);
+    nn_conv2d_backward(dinp_all, dw_all, db_all, dout, inp, weight, cs->N, cs->C, cs->H, cs->W,
+                       cs->OC, &cs->p, work);
+    /* one gradient at a time, the others NULL */
+    nn_conv2d_backward(dinp_one, NULL, NULL, dout, inp, weight, cs->N, cs->C, cs->H, cs->W, cs->OC,
+                       &cs->p, work);
+    nn_conv2d_backward(NULL, dw_one, NULL, dout, inp, weight, cs->N, cs->C, cs->H, cs->W, cs->OC,
+                       &cs->p, work);
+    nn_conv2d_backward(NULL, NULL, db_one, dout, inp, weight, cs->N, cs->C, cs->H, cs->W, cs->OC,
+                       &cs->p, work);
+    CHECK(guard_intact(work, n_work), "backward wrote outside its %zu-float workspace: %s", n_work, label);
+
+    double tol_dinp = 1e-4 * sqrt((double)OCg * cs->p.kh * cs->p.kw) + 1e-5;
+    double tol_dw = 1e-4 * sqrt((double)cs->N * OH * OW) + 1e-5;
+    snprintf(what, sizeof what, "dinp %s", label);
+    CHECK_ARRAYS_CLOSE(dinp_all, dinp_ref, n_inp, tol_dinp, 1e-4, what);
+    CHECK_ARRAYS_CLOSE(dinp_one, dinp_ref, n_inp, tol_dinp, 1e-4, what);
+    snprintf(what, sizeof what, "dweight %s", label);
+    CHECK_ARRAYS_CLOSE(dw_all, dw_ref, n_w, tol_dw, 1e-4, what);
+    CHECK_ARRAYS_CLOSE(dw_one, dw_ref, n_w, tol_dw, 1e-4, what);
+    snprintf(what, sizeof what, "dbias %s", label);
+    CHECK_ARRAYS_CLOSE(db_all, db_ref, (size_t)cs->OC, tol_dw, 1e-4, what);
+    CHECK_ARRAYS_CLOSE(db_one, db_ref, (size_t)cs->OC, tol_dw, 1e-4, what);
+
+    float *bufs[] = {inp, weight, bias, dout, out_ref, out_fast, dinp_ref, dw_ref, db_ref,
+                     dinp_all, dw_all, db_all, dinp_one, dw_one, db_one};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pl_free(bufs[i]);
+    guarded_free(work);
+}
+
+static void test_grid(void)
+{
+    /* per-image (N=1), batched small-plane (N=3, P < 256), and mixed (large
+     * plane at stride 1, batched at stride 2) */
+    const int base[][5] = {{1, 4, 7, 5, 6}, {3, 4, 9, 11, 8}, {3, 6, 20, 17, 6}};
+    const int kernels[] = {1, 3, 5, 7};
+    for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+        for (int ki = 0; ki < 4; ki++) {
+            int k = kernels[ki];
+            for (int stride = 1; stride <= 2; stride++) {
+                for (int pad = 0; pad <= k / 2; pad += (k / 2 > 0 ? k / 2 : 1)) {
+                    for (int gi = 0; gi < 4; gi++) {
+                        conv_case cs = {base[b][0], base[b][1], base[b][2], base[b][3], base[b][4],
+                                        {k, k, stride, stride, pad, pad, 1}};
+                        if (gi == 1) cs.p.groups = 2;
+                        if (gi == 2) cs.p.groups = cs.OC = cs.C;     /* depthwise          */
+                        if (gi == 3) cs.p.groups = cs.C, cs.OC = 2 * cs.C; /* multiplier 2 */
+                        compare_case(&cs);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_special_shapes(void)
+{
+    const conv_case cases[] = {
+        /* InceptionV3's factorized 1x7 / 7x1 convolutions, asymmetric padding */
+        {2, 8, 17, 17, 6, {1, 7, 1, 1, 0, 3, 1}},
+        {2, 8, 17, 17, 6, {7, 1, 1, 1, 3, 0, 1}},
+        {2, 8, 17, 17, 8, {1, 7, 1, 1, 0, 3, 8}},
+        {1, 8, 17, 17, 8, {7, 1, 1, 1, 3, 0, 8}},
+        {1, 6, 18, 19, 4, {1, 7, 1, 1, 0, 3, 2}},
+        /* different strides per axis, stride 3 */
+        {2, 4, 11, 13, 6, {3, 1, 2, 1, 1, 0, 1}},
+        {2, 4, 11, 13, 4, {3, 3, 1, 3, 1, 1, 4}},
+        {2, 4, 16, 16, 6, {3, 3, 3, 3, 0, 0, 2}},
+        /* batched in two chunks (P = 49, 21 images per chunk), and a 1x1
+         * stride-2 downsampling through im2col */
+        {30, 8, 7, 7, 16, {3, 3, 1, 1, 1, 1, 1}},
+        {5, 8, 14, 14, 16, {1, 1, 2, 2, 0, 0, 1}},
+        /* pointwise with a plane of 1 pixel, and a 1x1 input */
+        {4, 16, 1, 1, 8, {1, 1, 1, 1, 0, 0, 1}},
+        {4, 6, 1, 1, 6, {3, 3, 1, 1, 1, 1, 1}},
+        /* depthwise kernel wider than the cached column ranges (DW_TAPS) */
+        {1, 2, 3, 40, 2, {1, 35, 1, 1, 0, 17, 2}},
+        /* kernel larger than the input thanks to padding */
+        {2, 3, 4, 4, 5, {5, 5, 1, 1, 2, 2, 1}},
+        /* large plane, one sgemm per image */
+        {2, 8, 24, 24, 16, {3, 3, 1, 1, 1, 1, 1}},
+        {2, 16, 24, 24, 16, {3, 3, 2, 2, 1, 1, 16}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
+}
+
+/* -------------------------------------------------- finite differences */
+
+/* L = sum(out * R) in double, out from the reference forward. */
+static double loss_of(const conv_case *cs, const float *inp, const float *weight, const float *bias,
+                      const float *R, float *out, size_t n_out)
+{
+    nn_conv2d_forward_ref(out, inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    double L = 0.0;
+    for (size_t i = 0; i < n_out; i++) L += (double)out[i] * R[i];
+    return L;
+}
+
+/* Checks the analytic gradients of L (from the reference or the fast
+ * backward, dout = R) against central differences on sampled elements. */
+static void fd_case(const conv_case *cs, int use_fast)
+{
+    const int OH = out_h(cs), OW = out_w(cs);
+    char label[160];
+    describe(label, sizeof label, cs);
+    const int Cg = cs->C / cs->p.groups;
+    const size_t n_inp = (size_t)cs->N * cs->C * cs->H * cs->W;
+    const size_t n_out = (size_t)cs->N * cs->OC * OH * OW;
+    const size_t n_w = (size_t)cs->OC * Cg * cs->p.kh * cs->p.kw;
+    float *inp = alloc_random(n_inp, 1.0f), *weight = alloc_random(n_w, 0.5f);
+    float *bias = alloc_random((size_t)cs->OC, 0.5f), *R = alloc_random(n_out, 1.0f);
+    float *out = pl_xmalloc(sizeof(float) * n_out);
+    float *grad[3];
+    grad[0] = pl_xcalloc(n_inp, sizeof(float));
+    grad[1] = pl_xcalloc(n_w, sizeof(float));
+    grad[2] = pl_xcalloc((size_t)cs->OC, sizeof(float));
+    if (use_fast) {
+        size_t n_work = nn_conv2d_workspace(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+        float *work = pl_xmalloc(sizeof(float) * (n_work ? n_work : 1));
+        nn_conv2d_backward(grad[0], grad[1], grad[2], R, inp, weight, cs->N, cs->C, cs->H, cs->W,
+                           cs->OC, &cs->p, work);
+        pl_free(work);
+    } else {
+        nn_conv2d_backward_ref(grad[0], grad[1], grad[2], R, inp, weight, cs->N, cs->C, cs->H,
+                               cs->W, cs->OC, &cs->p);
+    }
+    float *param[3] = {inp, weight, bias};
+    const size_t len[3] = {n_inp, n_w, (size_t)cs->OC};
+    const char *names[3] = {"dinp", "dweight", "dbias"};
+    const float eps = 1e-2f;
+    for (int t = 0; t < 3; t++) {
+        size_t step = len[t] / FD_SAMPLES + 1, checked = 0, bad = 0;
+        double sum_abs = 0.0, worst = 0.0;
+        for (size_t i = (size_t)t % step; i < len[t]; i += step) {
+            float saved = param[t][i];
+            float up = saved + eps, down = saved - eps;
+            param[t][i] = up;
+            double Lp = loss_of(cs, inp, weight, bias, R, out, n_out);
+            param[t][i] = down;
+            double Lm = loss_of(cs, inp, weight, bias, R, out, n_out);
+            param[t][i] = saved;
+            double numeric = (Lp - Lm) / ((double)up - (double)down);
+            double err = fabs(grad[t][i] - numeric);
+            if (!check_close(grad[t][i], numeric, 1e-3, 1e-2)) bad++;
+            if (err > worst) worst = err;
+            sum_abs += fabs(numeric);
+            checked++;
+        }
+        CHECK(bad == 0, "finite differences, %s backward, %s %s: %zu of %zu off, worst %.3g",
+              use_fast ? "fast" : "ref", names[t], label, bad, checked, worst);
+        CHECK(checked > 0 && sum_abs > 1e-3, "finite differences vacuous, %s %s: %zu checked, sum %.3g",
+              names[t], label, checked, sum_abs);
+    }
+    float *bufs[] = {inp, weight, bias, R, out, grad[0], grad[1], grad[2]};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pl_free(bufs[i]);
+}
+
+static void test_finite_differences(void)
+{
+    const conv_case cases[] = {
+        {2, 4, 6, 5, 6, {3, 3, 2, 2, 1, 1, 2}},    /* grouped, strided, padded  */
+        {2, 3, 7, 6, 3, {3, 3, 1, 1, 1, 1, 3}},    /* depthwise                 */
+        {1, 2, 9, 8, 2, {5, 5, 2, 2, 2, 2, 2}},    /* depthwise 5x5 stride 2    */
+        {2, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, no copy        */
+        {3, 3, 5, 5, 4, {3, 3, 1, 1, 1, 1, 1}},    /* batched small plane       */
+        {1, 3, 6, 9, 2, {1, 7, 1, 1, 0, 3, 1}},    /* 1x7, asymmetric padding   */
+        {2, 2, 17, 16, 3, {3, 3, 1, 1, 1, 1, 1}},  /* large plane, per image    */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fd_case(&cases[i], 0);
+        fd_case(&cases[i], 1);
+    }
+}
+
+/* ------------------------------------------------------- hand computed */
+
+/* Input x = [1 2 3; 4 5 6; 7 8 9], kernel k = [1 2; 3 4], bias 0.5.
+ * Stride 1, no padding, each output is the dot of a 2x2 window with k:
+ *   out[0][0] = 1*1 + 2*2 + 3*4 + 4*5 = 37    -> 37.5
+ *   out[0][1] = 1*2 + 2*3 + 3*5 + 4*6 = 47    -> 47.5
+ *   out[1][0] = 1*4 + 2*5 + 3*7 + 4*8 = 67    -> 67.5
+ *   out[1][1] = 1*5 + 2*6 + 3*8 + 4*9 = 77    -> 77.5
+ * Backward with dout = ones(2x2):
+ *   dbias = 4; dweight[kh][kw] = sum of the window at offset (kh,kw):
+ *   [1+2+4+5, 2+3+5+6; 4+5+7+8, 5+6+8+9] = [12 16; 24 28];
+ *   dinp[i][j] = sum of k[kh][kw] with (i-kh, j-kw) inside the 2x2 output:
+ *   [1 3 2; 4 10 6; 3 7 4].
+ * Stride 2, padding 1 (output 2x2), windows over the zero-padded 5x5:
+ *   out[0][0] = 4*1 = 4, out[0][1] = 3*2 + 4*3 = 18,
+ *   out[1][0] = 2*4 + 4*7 = 36, out[1][1] = 1*5 + 2*6 + 3*8 + 4*9 = 77,
+ *   plus the bias: 4.5 18.5 36.5 77.5.
+ * The same numbers run through the depthwise path (C = OC = groups = 1) and
+ * through im2col (OC = 2, second filter 2k with bias 1: out2 = 2*raw + 1). */
+static void test_hand_computed(void)
+{
+    const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const float k2[8] = {1, 2, 3, 4, 2, 4, 6, 8};
+    const float b2[2] = {0.5f, 1.0f};
+    const float ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    const float want_out[4] = {37.5f, 47.5f, 67.5f, 77.5f};
+    const float want_padded[4] = {4.5f, 18.5f, 36.5f, 77.5f};
+    const float want_dw[4] = {12, 16, 24, 28};
+    const float want_dinp[9] = {1, 3, 2, 4, 10, 6, 3, 7, 4};
+    float work[256];
+    for (int OC = 1; OC <= 2; OC++) {
+        for (int fast = 0; fast <= 1; fast++) {
+            nn_conv_params p = {2, 2, 1, 1, 0, 0, 1};
+            float out[8], dinp[9] = {0}, dw[8] = {0}, db[2] = {0};
+            CHECK(nn_conv2d_workspace(1, 1, 3, 3, OC, &p) <= 256, "hand workspace");
+            if (fast) {
+                nn_conv2d_forward(out, x, k2, b2, 1, 1, 3, 3, OC, &p, work);
+                nn_conv2d_backward(dinp, dw, db, ones, x, k2, 1, 1, 3, 3, OC, &p, work);
+            } else {
+                nn_conv2d_forward_ref(out, x, k2, b2, 1, 1, 3, 3, OC, &p);
+                nn_conv2d_backward_ref(dinp, dw, db, ones, x, k2, 1, 1, 3, 3, OC, &p);
+            }
+            const char *name = fast ? "hand fast" : "hand ref";
+            for (int i = 0; i < 4; i++) {
+                CHECK_CLOSE(out[i], want_out[i], 1e-5, 1e-6, name);
+                CHECK_CLOSE(dw[i], want_dw[i], 1e-5, 1e-6, name);
+                if (OC == 2) {
+                    CHECK_CLOSE(out[4 + i], 2 * (want_out[i] - 0.5f) + 1.0f, 1e-5, 1e-6, name);
+                    CHECK_CLOSE(dw[4 + i], want_dw[i], 1e-5, 1e-6, name);
+                }
+            }
+            for (int i = 0; i < 9; i++) CHECK_CLOSE(dinp[i], want_dinp[i] * (OC == 2 ? 3 : 1), 1e-5, 1e-6, name);
+            for (int o = 0; o < OC; o++) CHECK_CLOSE(db[o], 4.0, 1e-6, 1e-6, name);
+
+            nn_conv_params padded = {2, 2, 2, 2, 1, 1, 1};
+            CHECK(nn_conv2d_workspace(1, 1, 3, 3, OC, &padded) <= 256, "hand workspace");
+            if (fast) nn_conv2d_forward(out, x, k2, b2, 1, 1, 3, 3, OC, &padded, work);
+            else nn_conv2d_forward_ref(out, x, k2, b2, 1, 1, 3, 3, OC, &padded);
+            for (int i = 0; i < 4; i++) {
+                CHECK_CLOSE(out[i], want_padded[i], 1e-5, 1e-6, name);
+                if (OC == 2) CHECK_CLOSE(out[4 + i], 2 * (want_padded[i] - 0.5f) + 1.0f, 1e-5, 1e-6, name);
+            }
+        }
+    }
+}
+
+/* ----------------------------------------------------- thread invariance */
+
+/* The depthwise kernels and dbias are the project's own loops: the same bits
+ * with one thread as with several. */
+static void test_thread_invariance(void)
+{
+    const conv_case cs = {2, 24, 19, 17, 24, {3, 3, 1, 1, 1, 1, 24}};
+    const size_t n_inp = (size_t)cs.N * cs.C * cs.H * cs.W;
+    const size_t n_out = (size_t)cs.N * cs.OC * out_h(&cs) * out_w(&cs);
+    const size_t n_w = (size_t)cs.OC * 9;
+    float *inp = alloc_random(n_inp, 1.0f), *weight = alloc_random(n_w, 0.5f);
+    float *bias = alloc_random((size_t)cs.OC, 0.5f), *dout = alloc_random(n_out, 1.0f);
+    float *res[2][4];
+    const int threads[2] = {1, 3};
+    for (int r = 0; r < 2; r++) {
+        pl_threads_set(threads[r]);
+        res[r][0] = pl_xmalloc(sizeof(float) * n_out);
+        res[r][1] = pl_xcalloc(n_inp, sizeof(float));
+        res[r][2] = pl_xcalloc(n_w, sizeof(float));
+        res[r][3] = pl_xcalloc((size_t)cs.OC, sizeof(float));
+        nn_conv2d_forward(res[r][0], inp, weight, bias, cs.N, cs.C, cs.H, cs.W, cs.OC, &cs.p, NULL);
+        nn_conv2d_backward(res[r][1], res[r][2], res[r][3], dout, inp, weight, cs.N, cs.C, cs.H,
+                           cs.W, cs.OC, &cs.p, NULL);
+    }
+    pl_threads_set(0);
+    const size_t len[4] = {n_out, n_inp, n_w, (size_t)cs.OC};
+    const char *names[4] = {"out", "dinp", "dweight", "dbias"};
+    for (int t = 0; t < 4; t++) {
+        CHECK(memcmp(res[0][t], res[1][t], sizeof(float) * len[t]) == 0,
+              "depthwise %s differs between 1 and 3 threads", names[t]);
+        pl_free(res[0][t]);
+        pl_free(res[1][t]);
+    }
+    pl_free(inp);
+    pl_free(weight);
+    pl_free(bias);
+    pl_free(dout);
+}
+
+int main(void)
+{
+    pl_threads_set(0);
+    test_hand_computed();
+    test_grid();
+    test_special_shapes();
+    test_finite_differences();
+    test_thread_invariance();
+    return check_summary("test_conv");
+}
