@@ -50,6 +50,7 @@ BENCHES    := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps check bench clean
 
 all: $(LIB) $(STAGES) $(TESTS) $(BENCHES)
