@@ -6,18 +6,21 @@ backward alone via autograd (torch.autograd.grad of a retained graph for the
 input and the weight, i.e. dinp + dweight), NCHW float32, no bias, on the
 given thread count. Prints GFLOP/s with bench_conv's conventions: FLOPs =
 2*MACs, forward MACs = N*OC*OH*OW*(C/groups)*KH*KW, backward = 2x forward.
-Timing as bench_conv: 2 warm-up calls, then calls timed one by one
-(time.perf_counter) until the budget or 200 calls; the median call.
+Timing as bench_conv: forward and backward interleaved, 2 warm-up rounds, then
+every call timed (time.perf_counter) until the budget per op or 200 rounds;
+the median call. Python's per-call overhead (some microseconds) is included,
+which matters only for the smallest layers.
 
 The layer list comes from bench_conv (one source of truth for names and
 shapes): tab-separated lines "name N C H W OC KH KW SH SW PH PW groups".
 
   /usr/bin/python3 scripts/bench-torch.py [--threads N] [--time S] [--filter SUBSTR]
-                                          [--layers FILE|-] [--bench PATH] [--tsv]
+                                          [--layers FILE|-] [--bench PATH] [--serve]
 
-Without --layers it runs `build/bench/bench_conv --list`. --tsv prints
-"name<TAB>fwd GFLOP/s<TAB>bwd GFLOP/s" per layer and '#' info lines (the form
-bench_conv reads); otherwise a table. Needs torch (the system python3 has it).
+Without --layers it runs `build/bench/bench_conv --list` and prints a table.
+--serve is the co-process mode bench_conv uses: one '#' info line, then for
+every layer line read on stdin one "name<TAB>fwd GFLOP/s<TAB>bwd GFLOP/s" line.
+Needs torch (the system /usr/bin/python3 has it).
 """
 import argparse
 import os
@@ -34,6 +37,20 @@ MIN_REPS = 3
 WARMUP_CALLS = 2
 
 
+KEYS = ("N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "groups")
+
+
+def parse_layer(line):
+    """A layer dict from one tab-separated line, None for comments/blanks."""
+    line = line.rstrip("\n")
+    if not line.strip() or line.startswith("#"):
+        return None
+    fields = line.split("\t")
+    layer = dict(zip(KEYS, (int(v) for v in fields[1:13])))
+    layer["name"] = fields[0]
+    return layer
+
+
 def read_layers(args):
     if args.layers == "-":
         text = sys.stdin.read()
@@ -43,31 +60,26 @@ def read_layers(args):
     else:
         text = subprocess.run([args.bench, "--list"], check=True, capture_output=True,
                               text=True).stdout
-    layers = []
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        name, dims = fields[0], [int(v) for v in fields[1:13]]
-        if args.filter and args.filter not in name:
-            continue
-        keys = ("N", "C", "H", "W", "OC", "KH", "KW", "SH", "SW", "PH", "PW", "groups")
-        layers.append(dict(zip(keys, dims), name=name))
-    return layers
+    layers = [L for L in map(parse_layer, text.splitlines()) if L]
+    return [L for L in layers if not args.filter or args.filter in L["name"]]
 
 
-def time_median(fn, budget):
+def time_interleaved(fns, budget):
+    """Median seconds of one call of each fn, interleaved round by round."""
     for _ in range(WARMUP_CALLS):
-        fn()
-    samples = []
-    start = time.perf_counter()
+        for fn in fns:
+            fn()
+    samples = [[] for _ in fns]
+    start = end = time.perf_counter()
     while True:
-        t0 = time.perf_counter()
-        fn()
-        end = time.perf_counter()
-        samples.append(end - t0)
-        if len(samples) >= MAX_REPS or (len(samples) >= MIN_REPS and end - start >= budget):
-            return statistics.median(samples)
+        for fn, times in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            end = time.perf_counter()
+            times.append(end - t0)
+        rounds = len(samples[0])
+        if rounds >= MAX_REPS or (rounds >= MIN_REPS and end - start >= budget * len(fns)):
+            return [statistics.median(times) for times in samples]
 
 
 def bench_layer(L, budget):
@@ -76,21 +88,19 @@ def bench_layer(L, budget):
     x = torch.rand(L["N"], L["C"], L["H"], L["W"]) * 2 - 1
     w = torch.rand(L["OC"], L["C"] // groups, L["KH"], L["KW"]) * 2 - 1
 
+    xg = x.clone().requires_grad_(True)
+    wg = w.clone().requires_grad_(True)
+    out = F.conv2d(xg, wg, None, stride, padding, 1, groups)
+    grad_out = torch.rand_like(out) * 2 - 1
+
     def forward():
         with torch.no_grad():
             return F.conv2d(x, w, None, stride, padding, 1, groups)
 
-    fwd_s = time_median(forward, budget)
-
-    x.requires_grad_(True)
-    w.requires_grad_(True)
-    out = F.conv2d(x, w, None, stride, padding, 1, groups)
-    grad_out = torch.rand_like(out) * 2 - 1
-
     def backward():
-        return torch.autograd.grad(out, (x, w), grad_out, retain_graph=True)
+        return torch.autograd.grad(out, (xg, wg), grad_out, retain_graph=True)
 
-    bwd_s = time_median(backward, budget)
+    fwd_s, bwd_s = time_interleaved((forward, backward), budget)
     N, OC, OH, OW = out.shape
     flops = 2.0 * N * OC * OH * OW * (L["C"] // groups) * L["KH"] * L["KW"]
     return flops / fwd_s / 1e9, 2.0 * flops / bwd_s / 1e9
@@ -104,23 +114,28 @@ def main():
     parser.add_argument("--layers", default=None, help="layer list file, '-' for stdin")
     parser.add_argument("--bench", default="build/bench/bench_conv",
                         help="bench_conv binary giving the layer list")
-    parser.add_argument("--tsv", action="store_true", help="machine-readable output")
+    parser.add_argument("--serve", action="store_true",
+                        help="co-process mode for bench_conv (layer lines on stdin)")
     args = parser.parse_args()
 
     threads = args.threads if args.threads > 0 else (os.cpu_count() or 1)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    layers = read_layers(args)
     info = (f"torch {torch.__version__} threads={torch.get_num_threads()} "
             f"mkldnn={torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled}")
 
-    if args.tsv:
+    if args.serve:
         print("# " + info, flush=True)
-        for L in layers:
-            fwd, bwd = bench_layer(L, args.time)
-            print(f"{L['name']}\t{fwd:.3f}\t{bwd:.3f}", flush=True)
-        return
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                return
+            L = parse_layer(line)
+            if L:
+                fwd, bwd = bench_layer(L, args.time)
+                print(f"{L['name']}\t{fwd:.3f}\t{bwd:.3f}", flush=True)
 
+    layers = read_layers(args)
     print(f"bench-torch: {info} date={time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print("FLOPs = 2*MACs, backward = dinp + dweight = 2x forward; median of timed calls")
     print(f"{'layer':<54} {'N':>3} {'fwdGF/s':>8} {'bwdGF/s':>8}", flush=True)

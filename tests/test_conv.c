@@ -146,7 +146,8 @@ static void compare_case(const conv_case *cs)
 static void test_grid(void)
 {
     /* per-image (N=1), batched small-plane (N=3, P < 256), and mixed (large
-     * plane at stride 1, batched at stride 2) */
+     * plane at stride 1, batched at stride 2); 1x1 stride 1 is the no-copy
+     * pointwise path on large planes or N=1 */
     const int base[][5] = {{1, 4, 7, 5, 6}, {3, 4, 9, 11, 8}, {3, 6, 20, 17, 6}};
     const int kernels[] = {1, 3, 5, 7};
     for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
@@ -185,11 +186,24 @@ static void test_special_shapes(void)
          * stride-2 downsampling through im2col */
         {30, 8, 7, 7, 16, {3, 3, 1, 1, 1, 1, 1}},
         {5, 8, 14, 14, 16, {1, 1, 2, 2, 0, 0, 1}},
-        /* pointwise with a plane of 1 pixel, and a 1x1 input */
+        /* pointwise: a plane of 1 pixel (batched), a large plane (no copy,
+         * grouped); and a 1x1 input */
         {4, 16, 1, 1, 8, {1, 1, 1, 1, 0, 0, 1}},
+        {2, 8, 16, 17, 12, {1, 1, 1, 1, 0, 0, 4}},
         {4, 6, 1, 1, 6, {3, 3, 1, 1, 1, 1, 1}},
-        /* depthwise kernel wider than the cached column ranges (DW_TAPS) */
+        /* depthwise: a wide kernel; planes split in several row bands;
+         * stride 3; and the generic fallbacks for rows too wide for the stack
+         * buffer, more than 64 taps, stride 5, padding >= kernel size (no
+         * flipped-kernel dinp) */
         {1, 2, 3, 40, 2, {1, 35, 1, 1, 0, 17, 2}},
+        {1, 2, 40, 300, 2, {3, 3, 1, 1, 1, 1, 2}},  /* several row bands per plane */
+        {1, 2, 60, 250, 2, {5, 5, 2, 2, 2, 2, 2}},
+        {2, 3, 13, 14, 3, {3, 3, 3, 3, 1, 1, 3}},
+        {2, 3, 9, 8, 3, {3, 2, 1, 1, 1, 0, 3}},
+        {1, 2, 3, 3000, 2, {3, 3, 1, 1, 1, 1, 2}},
+        {2, 3, 12, 11, 3, {9, 9, 1, 1, 4, 4, 3}},
+        {2, 3, 16, 17, 3, {3, 3, 5, 5, 1, 1, 3}},
+        {1, 2, 5, 5, 2, {2, 2, 1, 1, 2, 2, 2}},
         /* kernel larger than the input thanks to padding */
         {2, 3, 4, 4, 5, {5, 5, 1, 1, 2, 2, 1}},
         /* large plane, one sgemm per image */
@@ -276,7 +290,8 @@ static void test_finite_differences(void)
         {2, 4, 6, 5, 6, {3, 3, 2, 2, 1, 1, 2}},    /* grouped, strided, padded  */
         {2, 3, 7, 6, 3, {3, 3, 1, 1, 1, 1, 3}},    /* depthwise                 */
         {1, 2, 9, 8, 2, {5, 5, 2, 2, 2, 2, 2}},    /* depthwise 5x5 stride 2    */
-        {2, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, no copy        */
+        {1, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, no copy        */
+        {2, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, batched        */
         {3, 3, 5, 5, 4, {3, 3, 1, 1, 1, 1, 1}},    /* batched small plane       */
         {1, 3, 6, 9, 2, {1, 7, 1, 1, 0, 3, 1}},    /* 1x7, asymmetric padding   */
         {2, 2, 17, 16, 3, {3, 3, 1, 1, 1, 1, 1}},  /* large plane, per image    */
