@@ -1,0 +1,59 @@
+/* models.c: the model registry (name -> builder) and shared helpers. */
+#include "models.h"
+#include "models_internal.h"
+#include "pl_err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef int (*model_builder)(ig_graph *g, const model_spec *spec, model_nodes *out);
+
+static const struct {
+    const char   *name;
+    model_builder build;
+} registry[] = {
+    {"convnet", model_build_convnet},
+};
+enum { N_MODELS = sizeof registry / sizeof registry[0] };
+
+int model_count(void) { return N_MODELS; }
+
+const char *model_name(int i) { return i >= 0 && i < N_MODELS ? registry[i].name : NULL; }
+
+int model_build(ig_graph *g, const model_spec *spec, model_nodes *out)
+{
+    if (spec->in_c <= 0 || spec->in_h <= 0 || spec->in_w <= 0 || spec->classes < 2)
+        PL_FAIL(PL_ERR_INVAL, "model %s: bad input (%d,%d,%d) or classes %d", spec->name,
+                spec->in_c, spec->in_h, spec->in_w, spec->classes);
+    if (!(spec->width > 0.0f))
+        PL_FAIL(PL_ERR_INVAL, "model %s: width must be > 0 (got %g)", spec->name,
+                (double)spec->width);
+    for (int i = 0; i < N_MODELS; i++)
+        if (strcmp(registry[i].name, spec->name) == 0) return registry[i].build(g, spec, out);
+    char known[256] = "";
+    for (int i = 0; i < N_MODELS; i++) {
+        strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+        strncat(known, registry[i].name, sizeof known - strlen(known) - 1);
+    }
+    PL_FAIL(PL_ERR_INVAL, "unknown model '%s' (known: %s)", spec->name, known);
+}
+
+int model_scaled_channels(int base, float width, int divisor)
+{
+    double exact = base * (double)width;
+    int c = (int)(exact + divisor / 2.0) / divisor * divisor;
+    if (c < divisor) c = divisor;
+    if (c < 0.9 * exact) c += divisor;
+    return c;
+}
+
+int model_conv_bn_act(ig_graph *g, const char *name, int in, int oc, int k, int stride,
+                      ig_opcode act)
+{
+    PL_TRY(ig_operator_begin(g, name));
+    int h = ig_conv2d(g, in, oc, k, k, stride, stride, k / 2, k / 2, 1, 0);
+    if (h >= 0) h = ig_batchnorm(g, h);
+    if (h >= 0 && act != IG_OP_IDENTITY) h = ig_unary(g, act, h);
+    ig_operator_end(g);
+    return h;
+}
