@@ -1,0 +1,294 @@
+/* cfg_schema.c: the configuration schema tables (every key, section and
+ * stage) and the checks that relate keys to each other.
+ *
+ * To add a key: add its field to the struct in cfg.h and a row below (the
+ * AT_* macros refuse a field of the wrong C type at compile time), then
+ * regenerate schemas/config.md with `build/gos_config schema`. To add a stage:
+ * add its row to `stages`; to add its section: move the name from
+ * `future_sections` to `sections` and add the key rows. To add a model or a
+ * dataset: add its name to model_names or dataset_names. */
+#include "cfg_schema.h"
+#include "pl_err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Field locations, type-checked: a mismatch is a compile error. */
+#define FIELD_OF(f) (((cfg_experiment *)0)->f)
+#define AT_INT(f)                                                              \
+    .offset = _Generic(FIELD_OF(f), int: offsetof(cfg_experiment, f)), .size = sizeof(int)
+#define AT_FLOAT(f)                                                            \
+    .offset = _Generic(FIELD_OF(f), double: offsetof(cfg_experiment, f)), .size = sizeof(double)
+#define AT_STRING(f)                                                           \
+    .offset = _Generic(FIELD_OF(f), char *: offsetof(cfg_experiment, f)), .size = sizeof(FIELD_OF(f))
+
+#define MIN_MAX (CFG_HAS_MIN | CFG_HAS_MAX)
+
+/* Allowed values of the enum keys. */
+static const char *const model_names[]   = {"convnet", NULL};
+static const char *const dataset_names[] = {"fashion_mnist", NULL};
+static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const progress_names[] = {"auto", "always", "never", NULL};
+
+static const cfg_section_spec sections[] = {
+    {"", "Top-level keys, shared by every stage."},
+    {"model", "The network that is trained and then adapted."},
+    {"data", "The dataset and how much of it is used."},
+    {"train", "The training recipe of the baseline model: SGD with momentum and a "
+              "learning-rate schedule with optional linear warm-up."},
+};
+
+/* Sections of the stages still to be written (see ARCHITECTURE.md). */
+static const char *const future_sections[] = {
+    "device", "profile", "graphgen", "search", "finetune", "validate", "report", NULL,
+};
+
+static const cfg_stage_spec stages[] = {
+    {"train", {"seed", "threads", "model", "data", "train", NULL},
+     "Trains the baseline model: results/<exp>/baseline.h5."},
+};
+
+static const cfg_key_spec keys[] = {
+    /* top level */
+    {.section = "", .key = "seed", .type = CFG_INT, AT_INT(seed), .def_int = 1,
+     .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Seed of every random choice (initialization, shuffling, augmentation, "
+            "search); runs with the same seed give the same results."},
+    {.section = "", .key = "threads", .type = CFG_INT, AT_INT(threads), .def_int = 0,
+     .bounds = MIN_MAX, .min = 0, .max = 256, .fingerprinted = 0,
+     .doc = "Worker threads; 0 uses every core. Results do not depend on it."},
+
+    /* model */
+    {.section = "model", .key = "name", .type = CFG_ENUM, AT_STRING(model.name),
+     .required = 1, .values = model_names, .fingerprinted = 1,
+     .doc = "The architecture to build."},
+    {.section = "model", .key = "width", .type = CFG_FLOAT, AT_FLOAT(model.width),
+     .def_float = 1.0, .bounds = MIN_MAX, .min = 0.0625, .max = 4, .fingerprinted = 1,
+     .doc = "Channel-width multiplier applied to every layer (channels are rounded, "
+            "at least 1); small values make quick tests."},
+    {.section = "model", .key = "input_size", .type = CFG_INT, AT_INT(model.input_size),
+     .def_int = 0, .bounds = MIN_MAX | CFG_ZERO_SPECIAL, .min = 8, .max = 512,
+     .fingerprinted = 1,
+     .doc = "Side of the square input images are resized to; 0 keeps the dataset's "
+            "native size (28 for Fashion-MNIST)."},
+    {.section = "model", .key = "dropout", .type = CFG_FLOAT, AT_FLOAT(model.dropout),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 0.9, .fingerprinted = 1,
+     .doc = "Dropout probability before the classifier; 0 disables it."},
+
+    /* data */
+    {.section = "data", .key = "name", .type = CFG_ENUM, AT_STRING(data.name),
+     .required = 1, .values = dataset_names, .fingerprinted = 1,
+     .doc = "The dataset."},
+    {.section = "data", .key = "path", .type = CFG_STRING, AT_STRING(data.path),
+     .def_string = "/usr/share/datasets/fashion-mnist", .fingerprinted = 1,
+     .doc = "Directory holding the dataset files (Debian's `dataset-fashion-mnist` "
+            "installs the IDX files here)."},
+    {.section = "data", .key = "train_images", .type = CFG_INT, AT_INT(data.train_images),
+     .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Training images used; 0 uses every training image not held out for "
+            "validation."},
+    {.section = "data", .key = "validation_images", .type = CFG_INT,
+     AT_INT(data.validation_images), .def_int = 5000, .bounds = CFG_HAS_MIN, .min = 0,
+     .fingerprinted = 1,
+     .doc = "Images held out of the training split for validation (model selection, "
+            "the search's accuracy estimates); 0 holds out none."},
+    {.section = "data", .key = "test_images", .type = CFG_INT, AT_INT(data.test_images),
+     .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Test-split images used for the reported accuracy; 0 uses all of them."},
+    {.section = "data", .key = "augment", .type = CFG_BOOL, AT_INT(data.augment),
+     .def_int = 0, .fingerprinted = 1,
+     .doc = "Augment training images (random shifted crops and horizontal flips)."},
+
+    /* train */
+    {.section = "train", .key = "epochs", .type = CFG_INT, AT_INT(train.epochs),
+     .required = 1, .bounds = MIN_MAX, .min = 1, .max = 1000, .fingerprinted = 1,
+     .doc = "Passes over the training images."},
+    {.section = "train", .key = "batch_size", .type = CFG_INT, AT_INT(train.batch_size),
+     .def_int = 64, .bounds = MIN_MAX, .min = 2, .max = 4096, .fingerprinted = 1,
+     .doc = "Images per SGD step (at least 2: batch normalization needs two values per "
+            "channel)."},
+    {.section = "train", .key = "lr", .type = CFG_FLOAT, AT_FLOAT(train.lr),
+     .def_float = 0.1, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 10,
+     .fingerprinted = 1,
+     .doc = "Base learning rate, reached at the end of the warm-up."},
+    {.section = "train", .key = "momentum", .type = CFG_FLOAT, AT_FLOAT(train.momentum),
+     .def_float = 0.9, .bounds = MIN_MAX, .min = 0, .max = 0.999, .fingerprinted = 1,
+     .doc = "SGD momentum; 0 disables it."},
+    {.section = "train", .key = "nesterov", .type = CFG_BOOL, AT_INT(train.nesterov),
+     .def_int = 0, .fingerprinted = 1,
+     .doc = "Nesterov momentum (needs momentum > 0)."},
+    {.section = "train", .key = "weight_decay", .type = CFG_FLOAT,
+     AT_FLOAT(train.weight_decay), .def_float = 5e-4, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "L2 weight decay coefficient."},
+    {.section = "train", .key = "decay_bn_and_bias", .type = CFG_BOOL,
+     AT_INT(train.decay_bn_and_bias), .def_int = 0, .fingerprinted = 1,
+     .doc = "Also apply weight decay to biases and batch-norm scales and shifts."},
+    {.section = "train", .key = "schedule", .type = CFG_ENUM, AT_STRING(train.schedule),
+     .def_string = "cosine", .values = schedule_names, .fingerprinted = 1,
+     .doc = "Learning-rate schedule after the warm-up: constant, step decay by `gamma` "
+            "every `step_epochs`, or cosine annealing to `min_lr`."},
+    {.section = "train", .key = "warmup_epochs", .type = CFG_INT, AT_INT(train.warmup_epochs),
+     .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Epochs of linear warm-up to `lr` at the start; must be less than `epochs`."},
+    {.section = "train", .key = "step_epochs", .type = CFG_INT, AT_INT(train.step_epochs),
+     .def_int = 30, .bounds = CFG_HAS_MIN, .min = 1, .fingerprinted = 1,
+     .doc = "Step schedule: epochs between two decays."},
+    {.section = "train", .key = "gamma", .type = CFG_FLOAT, AT_FLOAT(train.gamma),
+     .def_float = 0.1, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Step schedule: factor applied to the learning rate at each decay."},
+    {.section = "train", .key = "min_lr", .type = CFG_FLOAT, AT_FLOAT(train.min_lr),
+     .def_float = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Cosine schedule: final learning rate; at most `lr`."},
+    {.section = "train", .key = "progress", .type = CFG_ENUM, AT_STRING(train.progress),
+     .def_string = "auto", .values = progress_names, .fingerprinted = 0,
+     .doc = "Per-epoch progress lines: `auto` when stderr is a terminal, `always`, or "
+            "`never`. Results do not depend on it."},
+};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const cfg_key_spec *cfg_schema_keys(int *count)
+{
+    *count = COUNT(keys);
+    return keys;
+}
+
+const cfg_section_spec *cfg_schema_sections(int *count)
+{
+    *count = COUNT(sections);
+    return sections;
+}
+
+const cfg_stage_spec *cfg_schema_stages(int *count)
+{
+    *count = COUNT(stages);
+    return stages;
+}
+
+const char *const *cfg_schema_future_sections(void) { return future_sections; }
+
+int cfg_schema_find_key(const char *section, const char *key)
+{
+    for (int i = 0; i < COUNT(keys); i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0) return i;
+    return -1;
+}
+
+int cfg_schema_is_section(const char *section)
+{
+    if (section[0] == '\0') return 0;
+    for (int i = 0; i < COUNT(sections); i++)
+        if (strcmp(sections[i].name, section) == 0) return 1;
+    return 0;
+}
+
+const cfg_stage_spec *cfg_schema_find_stage(const char *stage)
+{
+    for (int i = 0; i < COUNT(stages); i++)
+        if (strcmp(stages[i].stage, stage) == 0) return &stages[i];
+    return NULL;
+}
+
+void cfg_schema_full_name(const cfg_key_spec *k, char *buf, size_t n)
+{
+    if (k->section[0] == '\0')
+        snprintf(buf, n, "%s", k->key);
+    else
+        snprintf(buf, n, "%s.%s", k->section, k->key);
+}
+
+int cfg_schema_stage_reads(const cfg_stage_spec *s, const cfg_key_spec *k)
+{
+    char full[128];
+    cfg_schema_full_name(k, full, sizeof full);
+    for (int i = 0; i < CFG_STAGE_MAX_READS && s->reads[i] != NULL; i++) {
+        const char *r = s->reads[i];
+        if ((k->section[0] != '\0' && strcmp(r, k->section) == 0) || strcmp(r, full) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when name is a section or a full key name of the schema. */
+static int names_something(const char *name)
+{
+    if (cfg_schema_is_section(name)) return 1;
+    for (int i = 0; i < COUNT(keys); i++) {
+        char full[128];
+        cfg_schema_full_name(&keys[i], full, sizeof full);
+        if (strcmp(full, name) == 0) return 1;
+    }
+    return 0;
+}
+
+static void assert_key_consistent(const cfg_key_spec *k)
+{
+    PL_ASSERT(k->section[0] == '\0' || cfg_schema_is_section(k->section));
+    PL_ASSERT(k->doc != NULL && k->doc[0] != '\0');
+    double def = k->type == CFG_FLOAT ? k->def_float : (double)k->def_int;
+    switch (k->type) {
+    case CFG_INT:
+    case CFG_BOOL: PL_ASSERT(k->size == sizeof(int)); break;
+    case CFG_FLOAT: PL_ASSERT(k->size == sizeof(double)); break;
+    case CFG_STRING:
+    case CFG_ENUM:
+        PL_ASSERT(k->required || (k->def_string != NULL && strlen(k->def_string) < k->size));
+        PL_ASSERT(k->size * 4 + 8 <= CFG_VALUE_TEXT_MAX);
+        break;
+    }
+    if (k->type == CFG_ENUM) {
+        PL_ASSERT(k->values != NULL && k->values[0] != NULL);
+        int found = k->required;
+        for (int v = 0; k->values[v] != NULL; v++) {
+            PL_ASSERT(strlen(k->values[v]) < k->size);
+            if (!k->required && strcmp(k->values[v], k->def_string) == 0) found = 1;
+        }
+        PL_ASSERT(found);
+    }
+    if (k->required || (k->type != CFG_INT && k->type != CFG_FLOAT)) return;
+    if (def == 0 && (k->bounds & CFG_ZERO_SPECIAL)) return;
+    if (k->bounds & CFG_HAS_MIN)
+        PL_ASSERT((k->bounds & CFG_MIN_EXCLUSIVE) ? def > k->min : def >= k->min);
+    if (k->bounds & CFG_HAS_MAX) PL_ASSERT(def <= k->max);
+}
+
+void cfg_schema_assert_consistent(void)
+{
+    for (int i = 0; i < COUNT(keys); i++) {
+        assert_key_consistent(&keys[i]);
+        PL_ASSERT(cfg_schema_find_key(keys[i].section, keys[i].key) == i);
+    }
+    for (int i = 0; i < COUNT(stages); i++) {
+        PL_ASSERT(cfg_schema_find_stage(stages[i].stage) == &stages[i]);
+        for (int r = 0; r < CFG_STAGE_MAX_READS && stages[i].reads[r] != NULL; r++)
+            PL_ASSERT(names_something(stages[i].reads[r]));
+    }
+    for (int f = 0; future_sections[f] != NULL; f++)
+        PL_ASSERT(!cfg_schema_is_section(future_sections[f]));
+}
+
+/* ---- relations between keys ------------------------------------------------ */
+
+static const char *where_of(const char *const *where, const char *section, const char *key)
+{
+    int row = cfg_schema_find_key(section, key);
+    PL_ASSERT(row >= 0);
+    return where[row];
+}
+
+int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where)
+{
+    const cfg_train *t = &e->train;
+    if (t->nesterov && t->momentum <= 0)
+        PL_FAIL(PL_ERR_CONFIG, "%s: train.nesterov: Nesterov momentum needs train.momentum > 0 "
+                "(got %g)", where_of(where, "train", "nesterov"), t->momentum);
+    if (t->warmup_epochs >= t->epochs)
+        PL_FAIL(PL_ERR_CONFIG, "%s: train.warmup_epochs: must be < train.epochs (%d) (got %d)",
+                where_of(where, "train", "warmup_epochs"), t->epochs, t->warmup_epochs);
+    if (strcmp(t->schedule, "cosine") == 0 && t->min_lr > t->lr)
+        PL_FAIL(PL_ERR_CONFIG, "%s: train.min_lr: must be <= train.lr (%g) with the cosine "
+                "schedule (got %g)", where_of(where, "train", "min_lr"), t->lr, t->min_lr);
+    return PL_OK;
+}
