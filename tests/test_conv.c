@@ -186,29 +186,44 @@ static void test_special_shapes(void)
          * stride-2 downsampling through im2col */
         {30, 8, 7, 7, 16, {3, 3, 1, 1, 1, 1, 1}},
         {5, 8, 14, 14, 16, {1, 1, 2, 2, 0, 0, 1}},
-        /* pointwise: a plane of 1 pixel (batched), a large plane (no copy,
-         * grouped); and a 1x1 input */
+        /* pointwise: planes of 1 pixel (one sgemm for the batch, grouped
+         * too), a small plane (batched), a large plane (no copy, grouped);
+         * a 1x1 input */
         {4, 16, 1, 1, 8, {1, 1, 1, 1, 0, 0, 1}},
+        {5, 12, 1, 1, 9, {1, 1, 1, 1, 0, 0, 3}},
+        {3, 6, 2, 3, 4, {1, 1, 1, 1, 0, 0, 2}},
+        {2, 8, 6, 6, 6, {5, 3, 1, 1, 2, 1, 1}},    /* "same" padding, odd kernel */
+        {2, 8, 6, 7, 6, {3, 3, 1, 1, 2, 2, 1}},    /* padding > same            */
         {2, 8, 16, 17, 12, {1, 1, 1, 1, 0, 0, 4}},
         {4, 6, 1, 1, 6, {3, 3, 1, 1, 1, 1, 1}},
         /* depthwise: a wide kernel; planes split in several row bands;
-         * stride 3; and the generic fallbacks for rows too wide for the stack
-         * buffer, more than 64 taps, stride 5, padding >= kernel size (no
-         * flipped-kernel dinp) */
+         * stride 3; rectangular; and the generic fallbacks for rows too wide
+         * for the stack buffer, more than 64 taps, stride 5 and padding >=
+         * kernel size (no flipped-kernel dinp) on large planes (small planes,
+         * up to 256 output pixels, take the channel-vectorized kernels) */
         {1, 2, 3, 40, 2, {1, 35, 1, 1, 0, 17, 2}},
         {1, 2, 40, 300, 2, {3, 3, 1, 1, 1, 1, 2}},  /* several row bands per plane */
         {1, 2, 60, 250, 2, {5, 5, 2, 2, 2, 2, 2}},
         {2, 3, 13, 14, 3, {3, 3, 3, 3, 1, 1, 3}},
         {2, 3, 9, 8, 3, {3, 2, 1, 1, 1, 0, 3}},
+        {1, 2, 24, 30, 2, {3, 2, 1, 1, 1, 0, 2}},
         {1, 2, 3, 3000, 2, {3, 3, 1, 1, 1, 1, 2}},
         {2, 3, 12, 11, 3, {9, 9, 1, 1, 4, 4, 3}},
         {2, 3, 16, 17, 3, {3, 3, 5, 5, 1, 1, 3}},
         {1, 2, 5, 5, 2, {2, 2, 1, 1, 2, 2, 2}},
+        {1, 2, 100, 100, 2, {3, 3, 5, 5, 1, 1, 2}},
+        {1, 2, 20, 20, 2, {2, 2, 1, 1, 2, 2, 2}},
+        {2, 20, 19, 21, 20, {3, 3, 1, 1, 1, 1, 20}}, /* 2 channel blocks, large plane */
+        {3, 37, 6, 5, 37, {3, 3, 2, 1, 1, 1, 37}},   /* 3 channel blocks, small plane */
         /* kernel larger than the input thanks to padding */
         {2, 3, 4, 4, 5, {5, 5, 1, 1, 2, 2, 1}},
-        /* large plane, one sgemm per image */
+        /* large plane, one sgemm per image; then several tiles of output
+         * rows per image (column matrix over 2^18 floats) */
         {2, 8, 24, 24, 16, {3, 3, 1, 1, 1, 1, 1}},
         {2, 16, 24, 24, 16, {3, 3, 2, 2, 1, 1, 16}},
+        {1, 64, 40, 40, 4, {3, 3, 1, 1, 1, 1, 1}},
+        {1, 32, 64, 50, 4, {5, 5, 2, 2, 2, 2, 1}},
+        {2, 64, 36, 36, 8, {3, 3, 1, 1, 1, 1, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
@@ -288,13 +303,14 @@ static void test_finite_differences(void)
 {
     const conv_case cases[] = {
         {2, 4, 6, 5, 6, {3, 3, 2, 2, 1, 1, 2}},    /* grouped, strided, padded  */
-        {2, 3, 7, 6, 3, {3, 3, 1, 1, 1, 1, 3}},    /* depthwise                 */
+        {2, 3, 7, 6, 3, {3, 3, 1, 1, 1, 1, 3}},    /* depthwise, channel blocks */
         {1, 2, 9, 8, 2, {5, 5, 2, 2, 2, 2, 2}},    /* depthwise 5x5 stride 2    */
         {1, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, no copy        */
         {2, 5, 4, 3, 4, {1, 1, 1, 1, 0, 0, 1}},    /* pointwise, batched        */
         {3, 3, 5, 5, 4, {3, 3, 1, 1, 1, 1, 1}},    /* batched small plane       */
         {1, 3, 6, 9, 2, {1, 7, 1, 1, 0, 3, 1}},    /* 1x7, asymmetric padding   */
         {2, 2, 17, 16, 3, {3, 3, 1, 1, 1, 1, 1}},  /* large plane, per image    */
+        {1, 2, 17, 16, 2, {3, 3, 1, 1, 1, 1, 2}},  /* depthwise, row bands      */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fd_case(&cases[i], 0);
@@ -372,14 +388,13 @@ static void test_hand_computed(void)
 
 /* The depthwise kernels and dbias are the project's own loops: the same bits
  * with one thread as with several. */
-static void test_thread_invariance(void)
+static void thread_invariance_case(const conv_case *cs)
 {
-    const conv_case cs = {2, 24, 19, 17, 24, {3, 3, 1, 1, 1, 1, 24}};
-    const size_t n_inp = (size_t)cs.N * cs.C * cs.H * cs.W;
-    const size_t n_out = (size_t)cs.N * cs.OC * out_h(&cs) * out_w(&cs);
-    const size_t n_w = (size_t)cs.OC * 9;
+    const size_t n_inp = (size_t)cs->N * cs->C * cs->H * cs->W;
+    const size_t n_out = (size_t)cs->N * cs->OC * out_h(cs) * out_w(cs);
+    const size_t n_w = (size_t)cs->OC * cs->p.kh * cs->p.kw;
     float *inp = alloc_random(n_inp, 1.0f), *weight = alloc_random(n_w, 0.5f);
-    float *bias = alloc_random((size_t)cs.OC, 0.5f), *dout = alloc_random(n_out, 1.0f);
+    float *bias = alloc_random((size_t)cs->OC, 0.5f), *dout = alloc_random(n_out, 1.0f);
     float *res[2][4];
     const int threads[2] = {1, 3};
     for (int r = 0; r < 2; r++) {
@@ -387,17 +402,20 @@ static void test_thread_invariance(void)
         res[r][0] = pl_xmalloc(sizeof(float) * n_out);
         res[r][1] = pl_xcalloc(n_inp, sizeof(float));
         res[r][2] = pl_xcalloc(n_w, sizeof(float));
-        res[r][3] = pl_xcalloc((size_t)cs.OC, sizeof(float));
-        nn_conv2d_forward(res[r][0], inp, weight, bias, cs.N, cs.C, cs.H, cs.W, cs.OC, &cs.p, NULL);
-        nn_conv2d_backward(res[r][1], res[r][2], res[r][3], dout, inp, weight, cs.N, cs.C, cs.H,
-                           cs.W, cs.OC, &cs.p, NULL);
+        res[r][3] = pl_xcalloc((size_t)cs->OC, sizeof(float));
+        nn_conv2d_forward(res[r][0], inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p,
+                          NULL);
+        nn_conv2d_backward(res[r][1], res[r][2], res[r][3], dout, inp, weight, cs->N, cs->C, cs->H,
+                           cs->W, cs->OC, &cs->p, NULL);
     }
     pl_threads_set(0);
-    const size_t len[4] = {n_out, n_inp, n_w, (size_t)cs.OC};
+    char label[160];
+    describe(label, sizeof label, cs);
+    const size_t len[4] = {n_out, n_inp, n_w, (size_t)cs->OC};
     const char *names[4] = {"out", "dinp", "dweight", "dbias"};
     for (int t = 0; t < 4; t++) {
         CHECK(memcmp(res[0][t], res[1][t], sizeof(float) * len[t]) == 0,
-              "depthwise %s differs between 1 and 3 threads", names[t]);
+              "depthwise %s differs between 1 and 3 threads: %s", names[t], label);
         pl_free(res[0][t]);
         pl_free(res[1][t]);
     }
@@ -405,6 +423,15 @@ static void test_thread_invariance(void)
     pl_free(weight);
     pl_free(bias);
     pl_free(dout);
+}
+
+static void test_thread_invariance(void)
+{
+    /* big enough for the kernels' OpenMP loops to run in parallel */
+    const conv_case band = {2, 32, 30, 28, 32, {3, 3, 1, 1, 1, 1, 32}};
+    const conv_case small = {8, 48, 12, 12, 48, {5, 5, 1, 1, 2, 2, 48}};
+    thread_invariance_case(&band);
+    thread_invariance_case(&small);
 }
 
 int main(void)

@@ -1,0 +1,194 @@
+/* nn_conv_dw_small.c: depthwise convolution on small planes, vectorized
+ * across channels instead of within a plane.
+ *
+ * With a small plane (a few to a few hundred pixels) the work per plane is
+ * too little to vectorize inside it. These kernels take CB channels of one
+ * image at a time, transpose their planes into a stack buffer as (pixel, CB)
+ * "lanes", and compute every output pixel as CB-wide multiply-adds over its
+ * valid taps (border tests per pixel and tap, shared by the CB channels); the
+ * inner loops run over the CB lanes, which gcc vectorizes. Channels past C in
+ * the last block are zero lanes, computed and dropped.
+ * - forward and dinp: parallel over (image, channel block); dinp scatters
+ *   dout through the kernel in the lane domain, so any stride works.
+ * - dweight: parallel over channel blocks, each summing its images in order.
+ * All sums are in a fixed order: results do not depend on the thread count. */
+#include "nn_conv_internal.h"
+
+#include <string.h>
+
+#define CB           16    /* channels per block: vector lanes           */
+#define CB_BUF       16384 /* floats of the per-thread block buffer      */
+#define CB_MAX_TAPS  64    /* KH*KW these kernels handle                 */
+#define OMP_MIN_WORK 262144 /* multiply-adds below which loops stay serial */
+
+int nn_conv_dw_small_fits(const nn_conv_plan *s)
+{
+    return s->KH * s->KW <= CB_MAX_TAPS && ((long)s->H * s->W + s->P) * CB <= CB_BUF;
+}
+
+/* lanes (n, CB) = transpose of cb rows of n floats at src, rows src_stride
+ * apart; lanes past cb are zero. */
+static void to_lanes(float *lanes, const float *src, size_t src_stride, int cb, int n)
+{
+    for (int j = 0; j < cb; j++) {
+        const float *row = src + j * src_stride;
+        for (int p = 0; p < n; p++) lanes[(size_t)p * CB + j] = row[p];
+    }
+    for (int j = cb; j < CB; j++)
+        for (int p = 0; p < n; p++) lanes[(size_t)p * CB + j] = 0.0f;
+}
+
+/* cb rows of n floats at dst, rows dst_stride apart, (+)= lanes (n, CB). */
+static void from_lanes(float *dst, size_t dst_stride, const float *lanes, int cb, int n,
+                       int accumulate)
+{
+    for (int j = 0; j < cb; j++) {
+        float *row = dst + j * dst_stride;
+        if (accumulate) {
+            for (int p = 0; p < n; p++) row[p] += lanes[(size_t)p * CB + j];
+        } else {
+            for (int p = 0; p < n; p++) row[p] = lanes[(size_t)p * CB + j];
+        }
+    }
+}
+
+/* Kernel taps [lo, hi) along one axis that land inside the input for output
+ * index o: o*stride - pad + k in [0, in_len). */
+static inline void tap_range(int o, int stride, int pad, int k, int in_len, int *lo, int *hi)
+{
+    int first = pad - o * stride, end = in_len + pad - o * stride;
+    *lo = first > 0 ? first : 0;
+    *hi = end < k ? end : k;
+}
+
+/* Number of channels in the block starting at c0. */
+static int block_width(const nn_conv_plan *s, int c0) { return s->C - c0 < CB ? s->C - c0 : CB; }
+
+void nn_conv_dw_small_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              const nn_conv_plan *s)
+{
+    const int blocks = (s->C + CB - 1) / CB, taps = s->KH * s->KW;
+    const size_t HW = (size_t)s->H * s->W;
+    const long tasks = (long)s->N * blocks;
+#pragma omp parallel for schedule(static) if (tasks * CB * s->P * taps > OMP_MIN_WORK)
+    for (long t = 0; t < tasks; t++) {
+        const int n = (int)(t / blocks), c0 = (int)(t % blocks) * CB, cb = block_width(s, c0);
+        float buf[CB_BUF], wl[CB_MAX_TAPS * CB], bl[CB] = {0};
+        float *xl = buf, *yl = buf + HW * CB; /* (HW, CB) and (P, CB) */
+        to_lanes(xl, inp + ((size_t)n * s->C + c0) * HW, HW, cb, (int)HW);
+        to_lanes(wl, weight + (size_t)c0 * taps, (size_t)taps, cb, taps);
+        for (int j = 0; j < cb && bias; j++) bl[j] = bias[c0 + j];
+        for (int oh = 0; oh < s->OH; oh++) {
+            int kh_lo, kh_hi;
+            tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
+            for (int ow = 0; ow < s->OW; ow++) {
+                int kw_lo, kw_hi;
+                tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
+                float *restrict y = yl + ((size_t)oh * s->OW + ow) * CB;
+                for (int j = 0; j < CB; j++) y[j] = bl[j];
+                for (int kh = kh_lo; kh < kh_hi; kh++) {
+                    const int ih = oh * s->SH - s->PH + kh;
+                    for (int kw = kw_lo; kw < kw_hi; kw++) {
+                        const int iw = ow * s->SW - s->PW + kw;
+                        const float *restrict x = xl + ((size_t)ih * s->W + iw) * CB;
+                        const float *restrict w = wl + (size_t)(kh * s->KW + kw) * CB;
+#pragma omp simd
+                        for (int j = 0; j < CB; j++) y[j] += w[j] * x[j];
+                    }
+                }
+            }
+        }
+        from_lanes(out + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, yl, cb, s->P, 0);
+    }
+}
+
+/* dinp of one (image, channel block): dxl (HW, CB) = scatter of dyl (P, CB)
+ * through wl (taps, CB). */
+static void block_dinp(float *dxl, const float *dyl, const float *wl, const nn_conv_plan *s)
+{
+    memset(dxl, 0, sizeof(float) * (size_t)s->H * s->W * CB);
+    for (int oh = 0; oh < s->OH; oh++) {
+        int kh_lo, kh_hi;
+        tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
+        for (int ow = 0; ow < s->OW; ow++) {
+            int kw_lo, kw_hi;
+            tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
+            const float *restrict dy = dyl + ((size_t)oh * s->OW + ow) * CB;
+            for (int kh = kh_lo; kh < kh_hi; kh++) {
+                const int ih = oh * s->SH - s->PH + kh;
+                for (int kw = kw_lo; kw < kw_hi; kw++) {
+                    const int iw = ow * s->SW - s->PW + kw;
+                    float *restrict dx = dxl + ((size_t)ih * s->W + iw) * CB;
+                    const float *restrict w = wl + (size_t)(kh * s->KW + kw) * CB;
+#pragma omp simd
+                    for (int j = 0; j < CB; j++) dx[j] += w[j] * dy[j];
+                }
+            }
+        }
+    }
+}
+
+/* dweight of one image and channel block: accl (taps, CB) += correlation of
+ * dyl (P, CB) with xl (HW, CB). */
+static void block_dweight(float *accl, const float *xl, const float *dyl, const nn_conv_plan *s)
+{
+    for (int oh = 0; oh < s->OH; oh++) {
+        int kh_lo, kh_hi;
+        tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
+        for (int ow = 0; ow < s->OW; ow++) {
+            int kw_lo, kw_hi;
+            tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
+            const float *restrict dy = dyl + ((size_t)oh * s->OW + ow) * CB;
+            for (int kh = kh_lo; kh < kh_hi; kh++) {
+                const int ih = oh * s->SH - s->PH + kh;
+                for (int kw = kw_lo; kw < kw_hi; kw++) {
+                    const int iw = ow * s->SW - s->PW + kw;
+                    const float *restrict x = xl + ((size_t)ih * s->W + iw) * CB;
+                    float *restrict acc = accl + (size_t)(kh * s->KW + kw) * CB;
+#pragma omp simd
+                    for (int j = 0; j < CB; j++) acc[j] += dy[j] * x[j];
+                }
+            }
+        }
+    }
+}
+
+void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                               const float *weight, const nn_conv_plan *s)
+{
+    const int blocks = (s->C + CB - 1) / CB, taps = s->KH * s->KW;
+    const size_t HW = (size_t)s->H * s->W;
+    const long work = (long)s->N * blocks * CB * s->P * taps;
+    if (dinp) {
+        const long tasks = (long)s->N * blocks;
+#pragma omp parallel for schedule(static) if (work > OMP_MIN_WORK)
+        for (long t = 0; t < tasks; t++) {
+            const int n = (int)(t / blocks), c0 = (int)(t % blocks) * CB, cb = block_width(s, c0);
+            float buf[CB_BUF], wl[CB_MAX_TAPS * CB];
+            float *dxl = buf, *dyl = buf + HW * CB; /* (HW, CB) and (P, CB) */
+            to_lanes(dyl, dout + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, cb, s->P);
+            to_lanes(wl, weight + (size_t)c0 * taps, (size_t)taps, cb, taps);
+            block_dinp(dxl, dyl, wl, s);
+            from_lanes(dinp + ((size_t)n * s->C + c0) * HW, HW, dxl, cb, (int)HW, 1);
+        }
+    }
+    if (dweight) {
+#pragma omp parallel for schedule(static) if (work > OMP_MIN_WORK)
+        for (int b = 0; b < blocks; b++) {
+            const int c0 = b * CB, cb = block_width(s, c0);
+            float buf[CB_BUF], accl[CB_MAX_TAPS * CB];
+            double total[CB_MAX_TAPS * CB] = {0};
+            float *xl = buf, *dyl = buf + HW * CB; /* (HW, CB) and (P, CB) */
+            for (int n = 0; n < s->N; n++) {
+                to_lanes(xl, inp + ((size_t)n * s->C + c0) * HW, HW, cb, (int)HW);
+                to_lanes(dyl, dout + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, cb, s->P);
+                memset(accl, 0, sizeof(float) * (size_t)taps * CB);
+                block_dweight(accl, xl, dyl, s);
+                for (int i = 0; i < taps * CB; i++) total[i] += accl[i];
+            }
+            for (int j = 0; j < cb; j++)
+                for (int k = 0; k < taps; k++)
+                    dweight[(size_t)(c0 + j) * taps + k] += (float)total[(size_t)k * CB + j];
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/* nn_conv_internal.h: what nn_conv.c and nn_conv_dw.c share; not part of
+ * the public API (include nn_conv.h instead). */
+#ifndef NN_CONV_INTERNAL_H
+#define NN_CONV_INTERNAL_H
+
+#include "nn_conv.h"
+
+/* One convolution's dimensions, resolved once per call. */
+typedef struct {
+    int N, C, H, W, OC, OH, OW;
+    int KH, KW, SH, SW, PH, PW;
+    int G, Cg, OCg; /* groups, input and output channels per group */
+    int K;          /* Cg*KH*KW: rows of the column matrix          */
+    int P;          /* OH*OW: output pixels per plane               */
+    int path;       /* NN_CONV_DEPTHWISE, _POINTWISE or _IM2COL     */
+    int batch;      /* images per column matrix (im2col path)       */
+    int tile_rows;  /* output rows per column matrix (im2col path)  */
+} nn_conv_plan;
+
+enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL };
+
+/* Output indices [lo, hi) in [0, out_len) whose input index o*stride + offset
+ * lies in [0, in_len). */
+static inline void nn_conv_valid_range(int out_len, int in_len, int stride, int offset, int *lo,
+                                       int *hi)
+{
+    int a, b;
+    if (stride == 1) {
+        a = offset < 0 ? -offset : 0;
+        b = in_len - offset;
+    } else {
+        a = offset < 0 ? (-offset + stride - 1) / stride : 0;
+        b = in_len - 1 - offset < 0 ? 0 : (in_len - 1 - offset) / stride + 1;
+    }
+    if (b > out_len) b = out_len;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* Depthwise kernels (groups == C == OC), nn_conv_dw.c; no workspace.
+ * out (N,C,OH,OW); inp (N,C,H,W); weight (C,1,KH,KW); bias (C) or NULL. */
+void nn_conv_dw_forward(float *out, const float *inp, const float *weight, const float *bias,
+                        const nn_conv_plan *s);
+
+/* Accumulates dinp (N,C,H,W) and dweight (C,1,KH,KW), either may be NULL,
+ * from dout (N,C,OH,OW). */
+void nn_conv_dw_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                         const float *weight, const nn_conv_plan *s);
+
+/* Depthwise kernels vectorized across channels, for small planes
+ * (nn_conv_dw_small.c); same contracts. nn_conv_dw_small_fits says whether
+ * their stack buffers hold the shape. */
+int nn_conv_dw_small_fits(const nn_conv_plan *s);
+void nn_conv_dw_small_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              const nn_conv_plan *s);
+void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                               const float *weight, const nn_conv_plan *s);
+
+#endif
