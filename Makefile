@@ -1,6 +1,9 @@
 # Makefile: builds the shared library (pipeline/), the stage programs
 # (stages/), the tests (tests/) and the benchmarks (bench/).
 #
+#   make experiment=NAME   install missing Debian packages, build, and run the
+#                   stale stages of experiments/NAME.cfg into results/NAME/
+#   make sweep sweep=NAME  the same for every variant of experiments/sweeps/NAME.cfg
 #   make            build everything into build/ (build/san/ with SAN=1)
 #   make check      install missing Debian packages, build, run every test
 #   make bench      run the kernel benchmarks (prints GFLOP/s and ratios)
@@ -15,6 +18,13 @@ SAN     ?= 0
 ARCH    ?= -march=native
 OPT     ?= -O3
 
+# OpenBLAS: the OpenMP build (libopenblas-openmp-dev), so BLAS calls and the
+# project's own OpenMP kernels share one thread pool instead of two pools
+# spinning against each other (a tenfold slowdown on a busy 2-core machine).
+# The rpath makes the program load that build whatever the system default is.
+MULTIARCH      := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS_OMP   := /usr/lib/$(MULTIARCH)/openblas-openmp
+export PKG_CONFIG_PATH := $(OPENBLAS_OMP)/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 PKGS     := openblas hdf5 libconfig gsl
 PKG_OK   := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifeq ($(PKG_OK),yes)
@@ -30,7 +40,7 @@ CFLAGS  := -std=c11 $(OPT) $(ARCH) -g -fopenmp -D_GNU_SOURCE $(WARN) \
            -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models \
            $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lz -lm
-LDFLAGS := -fopenmp
+LDFLAGS := -fopenmp -Wl,-rpath,$(OPENBLAS_OMP)
 
 BUILD   ?= build
 ifeq ($(SAN),1)
@@ -46,13 +56,17 @@ STAGE_SRCS := $(wildcard stages/*.c)
 STAGES     := $(STAGE_SRCS:stages/%.c=$(BUILD)/%)
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TESTS      := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_SHS   := $(wildcard tests/test_*.sh)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCHES    := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .DEFAULT_GOAL := all
+ifdef experiment
+.DEFAULT_GOAL := run-experiment
+endif
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check bench clean
+.PHONY: all deps check bench clean run-experiment sweep clean-results
 
 all: $(LIB) $(STAGES) $(TESTS) $(BENCHES)
 
@@ -78,10 +92,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 # The tests: install what is missing, build, then run every test program.
 # Each prints "name: N passed, N failed" and exits non-zero on failure; the
-# runner prints the total and fails when any program failed.
+# runner prints the total and fails when any program failed. The shell tests
+# (tests/test_*.sh) drive `make experiment=...` itself.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run-tests.sh $(TESTS)
+	@scripts/run-tests.sh $(TESTS) $(TEST_SHS)
 
 # Benchmarks run with OpenBLAS free to pick its best kernel for this CPU (the
 # environment may pin it to an older one for tests); only this command unsets it.
@@ -89,7 +104,36 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@for b in $(BENCHES); do env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$b || exit 1; done
 
+# ---- experiments -----------------------------------------------------------
+# The DAG itself is mk/dag.mk; it runs after the programs are built and the
+# experiment file is validated (errors name the file and line).
+STORE ?= results/store
+
+run-experiment: deps
+	@test -f experiments/$(experiment).cfg || { echo "no such experiment: experiments/$(experiment).cfg" >&2; exit 1; }
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/gos_config check experiments/$(experiment).cfg
+	@$(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$(experiment).cfg \
+	  OUT=results/$(experiment) BUILD=$(BUILD) STORE=$(STORE)
+
+# Every variant of experiments/sweeps/$(sweep).cfg is an experiment of its own
+# (experiments/$(sweep)@VARIANT.cfg, generated); variants share the artifacts
+# of the stages whose config they do not change.
+sweep: deps
+	@test -n "$(sweep)" || { echo "usage: make sweep sweep=NAME (experiments/sweeps/NAME.cfg)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/gos_config sweep experiments/sweeps/$(sweep).cfg > $(BUILD)/sweep-$(sweep).list
+	@for v in $$(cat $(BUILD)/sweep-$(sweep).list); do \
+	  echo "sweep $(sweep): $$v"; \
+	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$$v.cfg OUT=results/$$v \
+	    BUILD=$(BUILD) STORE=$(STORE) || exit 1; \
+	done
+
 clean:
 	rm -rf build
+
+# Removes every experiment's results and the shared store.
+clean-results:
+	rm -rf results/*/ results/store
 
 -include $(LIB_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(STAGES:$(BUILD)/%=$(BUILD)/stages/%.d)

@@ -5,7 +5,7 @@
 # python3-h5py, needed only to regenerate test fixtures and for torch benches)
 set -eu
 
-PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
+PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
 if [ "${1:-}" = "--torch" ]; then
     PACKAGES="$PACKAGES python3-torch python3-h5py"
 fi

@@ -4,9 +4,13 @@
  *   gos_config resolve FILE              print every key's resolved value
  *   gos_config fingerprint FILE STAGE    print the text a stage's staleness hangs on
  *   gos_config schema                    print the schema as Markdown (schemas/config.md)
+ *   gos_config sweep FILE [DIR]          write the variant experiments of a sweep into DIR
+ *                                        (default experiments) and print their names
  *
  * Exit status: 0 success, 1 an error in the config (or output), 2 bad usage. */
 #include "cfg.h"
+#include "cfg_sweep.h"
+#include "pl_mem.h"
 #include "pl_err.h"
 
 #include <stdio.h>
@@ -18,7 +22,8 @@ static int usage(void)
     fputs("usage: gos_config check FILE\n"
           "       gos_config resolve FILE\n"
           "       gos_config fingerprint FILE STAGE\n"
-          "       gos_config schema\n",
+          "       gos_config schema\n"
+          "       gos_config sweep FILE [DIR]\n",
           stderr);
     return 2;
 }
@@ -49,6 +54,20 @@ int main(int argc, char **argv)
         int rc = cfg_schema_markdown(stdout);
         if (rc < 0 || fflush(stdout) != 0) return report(rc < 0 ? rc : PL_ERR_IO);
         return 0;
+    }
+
+    if (strcmp(command, "sweep") == 0) {
+        if (argc != 3 && argc != 4) return usage();
+        char **names;
+        int count;
+        int rc = cfg_sweep_generate(argv[2], argc == 4 ? argv[3] : "experiments", &names, &count);
+        if (rc < 0) return report(rc);
+        for (int i = 0; i < count; i++) {
+            printf("%s\n", names[i]);
+            pl_free(names[i]);
+        }
+        pl_free(names);
+        return fflush(stdout) != 0;
     }
 
     int wants_stage = strcmp(command, "fingerprint") == 0;

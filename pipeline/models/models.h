@@ -11,7 +11,7 @@
 #include "ig.h"
 
 typedef struct {
-    char  name[32];
+    char  name[64];
     int   in_c, in_h, in_w; /* input shape per sample              */
     int   classes;          /* logits                              */
     float width;            /* channel multiplier, 1.0 = published */

@@ -1,0 +1,38 @@
+# mk/dag.mk: the experiment DAG, run by `make experiment=NAME` (and by
+# `make sweep`) after the programs are built. Not meant to be run by hand.
+#
+#   make -f mk/dag.mk CFG=experiments/NAME.cfg OUT=results/NAME BUILD=build STORE=results/store
+#
+# Each stage's artifact in OUT depends on
+#   - OUT/<stage>.fp: the fingerprint of the config keys that stage reads
+#     (`gos_config fingerprint`), rewritten only when its content changes, so
+#     comments, whitespace and keys of other stages never make it stale;
+#   - the stage's program;
+#   - its input artifacts.
+# A stale stage runs through scripts/run-stage.sh, which keys the result by
+# the fingerprint, the program and the inputs' keys, and keeps it in STORE:
+# experiments and sweep variants whose stage inputs are identical share one
+# artifact (a baseline is never trained twice). Only the stages that exist
+# are in the DAG.
+
+CFG   ?= $(error CFG is required)
+OUT   ?= $(error OUT is required)
+BUILD ?= build
+STORE ?= results/store
+
+.DELETE_ON_ERROR:
+.PHONY: all FORCE
+all: $(OUT)/baseline.h5
+
+$(OUT) $(STORE):
+	@mkdir -p $@
+
+# Always recomputed, but only rewritten when the text changes.
+$(OUT)/%.fp: FORCE | $(OUT)
+	@$(BUILD)/gos_config fingerprint $(CFG) $* > $@.new && \
+	  { cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@; } || { rm -f $@.new; exit 1; }
+
+# ---- train ----------------------------------------------------------------
+$(OUT)/baseline.h5: $(OUT)/train.fp $(BUILD)/train | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage train --fingerprint $< --out $@

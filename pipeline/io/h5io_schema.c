@@ -1,0 +1,160 @@
+/* h5io_schema.c: the artifact schemas (gos.baseline, gos.checkpoint) and the
+ * provenance attributes, as tables. schemas/artifacts.md documents every
+ * entry here; tests/test_schema_doc.c keeps the two in step. */
+#include "h5io_schema.h"
+#include "ig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Shorthands for table rows. */
+#define GROUP(p)            {(p), NULL, H5IO_GROUP, H5IO_T_NONE, 0, {H5IO_ANY}, 1}
+#define ATTR(p, name, t)    {(p), (name), H5IO_ATTRIBUTE, (t), 0, {H5IO_ANY}, 1}
+#define DSET1(p, t, d0)     {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 1}
+#define DSET2(p, t, d0, d1) {(p), NULL, H5IO_DATASET, (t), 2, {d0, d1}, 1}
+
+static const h5io_entry provenance_entries[] = {
+    ATTR("/", "schema", H5IO_T_STRING),
+    ATTR("/", "schema_version", H5IO_T_I64),
+    ATTR("/", "stage", H5IO_T_STRING),
+    ATTR("/", "git_revision", H5IO_T_STRING),
+    ATTR("/", "experiment", H5IO_T_STRING),
+    ATTR("/", "config", H5IO_T_STRING),
+    ATTR("/", "seed", H5IO_T_I64),
+    ATTR("/", "threads", H5IO_T_I64),
+    ATTR("/", "blas", H5IO_T_STRING),
+    ATTR("/", "start_time", H5IO_T_STRING),
+    ATTR("/", "end_time", H5IO_T_STRING),
+};
+
+/* The graph group written by h5io_write_graph (one row per node, one row per
+ * parameter tensor; the slabs as flat float32 arrays). */
+#define NODES  H5IO_LIKE("/graph/opcodes", 0)
+#define PARAMS H5IO_LIKE("/graph/param_names", 0)
+#define GRAPH_ENTRIES                                                          \
+    GROUP("/graph"),                                                           \
+    DSET1("/graph/opcodes", H5IO_T_STRING, H5IO_ANY),                          \
+    DSET2("/graph/inputs", H5IO_T_I32, NODES, H5IO_FIXED(IG_MAX_IN)),          \
+    DSET2("/graph/attrs", H5IO_T_I32, NODES, H5IO_FIXED(IG_N_ATTR)),           \
+    DSET2("/graph/fattrs", H5IO_T_F32, NODES, H5IO_FIXED(IG_N_FATTR)),         \
+    DSET1("/graph/operator_ids", H5IO_T_I32, NODES),                           \
+    DSET1("/graph/operator_names", H5IO_T_STRING, H5IO_ANY),                   \
+    DSET1("/graph/params", H5IO_T_F32, H5IO_ANY),                              \
+    DSET1("/graph/state", H5IO_T_F32, H5IO_ANY),                               \
+    DSET1("/graph/param_names", H5IO_T_STRING, H5IO_ANY),                      \
+    DSET1("/graph/param_offsets", H5IO_T_I64, PARAMS),                         \
+    DSET1("/graph/param_counts", H5IO_T_I64, PARAMS),                          \
+    DSET2("/graph/param_dims", H5IO_T_I32, PARAMS, H5IO_FIXED(4)),             \
+    ATTR("/graph", "n_nodes", H5IO_T_I64),                                     \
+    ATTR("/graph", "param_count", H5IO_T_I64),                                 \
+    ATTR("/graph", "flops", H5IO_T_F64)
+
+/* Training curves, one value per epoch. */
+#define EPOCHS H5IO_LIKE("/train/loss", 0)
+#define TRAIN_ENTRIES                                                          \
+    GROUP("/train"),                                                           \
+    DSET1("/train/loss", H5IO_T_F64, H5IO_ANY),                                \
+    DSET1("/train/accuracy", H5IO_T_F64, EPOCHS),                              \
+    DSET1("/train/val_loss", H5IO_T_F64, EPOCHS),                              \
+    DSET1("/train/val_accuracy", H5IO_T_F64, EPOCHS),                          \
+    DSET1("/train/lr", H5IO_T_F64, EPOCHS),                                    \
+    DSET1("/train/seconds", H5IO_T_F64, EPOCHS)
+
+static const h5io_entry baseline_entries[] = {
+    GRAPH_ENTRIES,
+    TRAIN_ENTRIES,
+    GROUP("/metrics"),
+    ATTR("/metrics", "test_accuracy", H5IO_T_F64),
+    ATTR("/metrics", "test_loss", H5IO_T_F64),
+    ATTR("/metrics", "val_accuracy", H5IO_T_F64),
+    ATTR("/metrics", "test_images", H5IO_T_I64),
+    ATTR("/metrics", "val_images", H5IO_T_I64),
+    ATTR("/metrics", "train_images", H5IO_T_I64),
+    ATTR("/metrics", "param_count", H5IO_T_I64),
+    ATTR("/metrics", "flops", H5IO_T_F64),
+    ATTR("/metrics", "train_seconds", H5IO_T_F64),
+    ATTR("/metrics", "images_per_second", H5IO_T_F64),
+    GROUP("/data"),
+    ATTR("/data", "dataset", H5IO_T_STRING),
+    ATTR("/data", "mean", H5IO_T_F64),
+    ATTR("/data", "std", H5IO_T_F64),
+    ATTR("/data", "input_c", H5IO_T_I64),
+    ATTR("/data", "input_h", H5IO_T_I64),
+    ATTR("/data", "input_w", H5IO_T_I64),
+    ATTR("/data", "classes", H5IO_T_I64),
+    ATTR("/data", "input_node", H5IO_T_I64),
+    ATTR("/data", "logits_node", H5IO_T_I64),
+};
+
+static const h5io_entry checkpoint_entries[] = {
+    GRAPH_ENTRIES,
+    TRAIN_ENTRIES,
+    GROUP("/optimizer"),
+    DSET1("/optimizer/velocity", H5IO_T_F32, H5IO_LIKE("/graph/params", 0)),
+    GROUP("/progress"),
+    ATTR("/progress", "epoch_done", H5IO_T_I64),
+    ATTR("/progress", "step", H5IO_T_I64),
+    ATTR("/progress", "fingerprint", H5IO_T_STRING),
+    ATTR("/progress", "train_seconds", H5IO_T_F64),
+    ATTR("/progress", "images_trained", H5IO_T_I64),
+    DSET1("/progress/rng_state", H5IO_T_I64, H5IO_ANY),
+};
+
+static const h5io_schema schemas[] = {
+    {"gos.baseline", 1, "a trained model: graph, weights, training curves, accuracy",
+     baseline_entries, COUNT_OF(baseline_entries)},
+    {"gos.checkpoint", 1, "training state to resume from: graph, optimizer, progress",
+     checkpoint_entries, COUNT_OF(checkpoint_entries)},
+};
+
+const h5io_schema *h5io_schema_find(const char *name)
+{
+    for (int i = 0; i < COUNT_OF(schemas); i++)
+        if (strcmp(schemas[i].name, name) == 0) return &schemas[i];
+    return NULL;
+}
+
+int h5io_schema_count(void) { return COUNT_OF(schemas); }
+
+const h5io_schema *h5io_schema_at(int index)
+{
+    return index >= 0 && index < COUNT_OF(schemas) ? &schemas[index] : NULL;
+}
+
+const h5io_entry *h5io_provenance_entries(int *count)
+{
+    *count = COUNT_OF(provenance_entries);
+    return provenance_entries;
+}
+
+char *h5io_entry_label(const h5io_entry *e, char *buf, int n)
+{
+    if (e->kind == H5IO_ATTRIBUTE)
+        snprintf(buf, (size_t)n, "%s@%s", e->path, e->attr);
+    else
+        snprintf(buf, (size_t)n, "%s", e->path);
+    return buf;
+}
+
+const char *h5io_dtype_name(h5io_dtype t)
+{
+    switch (t) {
+    case H5IO_T_F32:    return "float32";
+    case H5IO_T_F64:    return "float64";
+    case H5IO_T_I32:    return "int32";
+    case H5IO_T_I64:    return "int64";
+    case H5IO_T_STRING: return "string";
+    default:            return "-";
+    }
+}
+
+const char *h5io_kind_name(h5io_kind k)
+{
+    switch (k) {
+    case H5IO_GROUP:   return "group";
+    case H5IO_DATASET: return "dataset";
+    default:           return "attribute";
+    }
+}

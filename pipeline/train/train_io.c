@@ -1,0 +1,170 @@
+/* train_io.c: the train stage's artifacts: the per-epoch checkpoint
+ * (gos.checkpoint: graph, optimizer velocity, progress, curves so far) and
+ * the final baseline (gos.baseline: graph, curves, metrics, data). Both are
+ * written atomically by h5io. */
+#include "trainer_internal.h"
+#include "h5io.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void provenance(const trainer *t, const char *schema, h5io_provenance *p)
+{
+    memset(p, 0, sizeof *p);
+    p->schema = schema;
+    snprintf(p->stage, sizeof p->stage, "train");
+    snprintf(p->experiment, sizeof p->experiment, "%s", t->cfg->name);
+    p->config_text = t->cfg->resolved_text;
+    p->seed = t->cfg->seed;
+    p->threads = 0;
+    snprintf(p->start_time, sizeof p->start_time, "%s", t->start_time);
+}
+
+/* The /train curves for the first `epochs` epochs. */
+static int write_curves(h5io_writer *w, const trainer *t, int epochs)
+{
+    int64_t dims[1] = {epochs};
+    PL_TRY(h5io_write_f64(w, "/train/loss", t->curve_loss, 1, dims));
+    PL_TRY(h5io_write_f64(w, "/train/accuracy", t->curve_acc, 1, dims));
+    PL_TRY(h5io_write_f64(w, "/train/val_loss", t->curve_val_loss, 1, dims));
+    PL_TRY(h5io_write_f64(w, "/train/val_accuracy", t->curve_val_acc, 1, dims));
+    PL_TRY(h5io_write_f64(w, "/train/lr", t->curve_lr, 1, dims));
+    PL_TRY(h5io_write_f64(w, "/train/seconds", t->curve_seconds, 1, dims));
+    return PL_OK;
+}
+
+static int write_checkpoint_body(h5io_writer *w, const trainer *t)
+{
+    PL_TRY(h5io_write_graph(w, "/graph", t->g));
+    PL_TRY(write_curves(w, t, t->epochs_done));
+    int64_t dims[1] = {(int64_t)t->g->param_size};
+    PL_TRY(h5io_write_f32(w, "/optimizer/velocity", t->sgd.velocity, 1, dims));
+    PL_TRY(h5io_write_group(w, "/progress"));
+    PL_TRY(h5io_write_attr_i64(w, "/progress", "epoch_done", t->epochs_done));
+    PL_TRY(h5io_write_attr_i64(w, "/progress", "step", t->step));
+    PL_TRY(h5io_write_attr_string(w, "/progress", "fingerprint", t->fingerprint));
+    PL_TRY(h5io_write_attr_f64(w, "/progress", "train_seconds", t->train_seconds));
+    PL_TRY(h5io_write_attr_i64(w, "/progress", "images_trained", t->images_trained));
+    /* Data order, augmentation and dropout are counter-based functions of
+     * (seed, epoch, step): the step and the dropout seed are the whole state. */
+    int64_t rng[2] = {(int64_t)t->g->dropout_seed, t->step};
+    int64_t rng_dims[1] = {2};
+    PL_TRY(h5io_write_i64(w, "/progress/rng_state", rng, 1, rng_dims));
+    return PL_OK;
+}
+
+int train_checkpoint_save(trainer *t)
+{
+    h5io_writer w;
+    h5io_provenance p;
+    provenance(t, "gos.checkpoint", &p);
+    PL_TRY(h5io_create(&w, t->opt->checkpoint_path, &p));
+    int rc = write_checkpoint_body(&w, t);
+    if (rc < 0) {
+        h5io_abort(&w);
+        return rc;
+    }
+    return h5io_commit(&w);
+}
+
+/* Reads the checkpoint into t; 1 when restored, 0 when it does not fit. */
+static int read_checkpoint(h5io_reader *r, trainer *t)
+{
+    char *fingerprint = NULL;
+    PL_TRY(h5io_read_attr_string(r, "/progress", "fingerprint", &fingerprint));
+    int same = strcmp(fingerprint, t->fingerprint) == 0;
+    pl_free(fingerprint);
+    int64_t epoch_done = 0, step = 0, images = 0;
+    double seconds = 0;
+    PL_TRY(h5io_read_attr_i64(r, "/progress", "epoch_done", &epoch_done));
+    PL_TRY(h5io_read_attr_i64(r, "/progress", "step", &step));
+    int rank;
+    int64_t dims[H5IO_MAX_RANK];
+    PL_TRY(h5io_dataset_shape(r, "/graph/params", &rank, dims));
+    if (!same || dims[0] != (int64_t)t->g->param_size || epoch_done < 1 ||
+        epoch_done >= t->cfg->train.epochs || step != epoch_done * t->steps_per_epoch) {
+        printf("train: ignoring %s: it was made for another configuration or model\n",
+               r->path);
+        return 0;
+    }
+    int64_t params[1] = {(int64_t)t->g->param_size}, state[1] = {(int64_t)t->g->state_size};
+    int64_t epochs[1] = {epoch_done};
+    PL_TRY(h5io_read_f32(r, "/graph/params", t->g->param, 1, params));
+    PL_TRY(h5io_read_f32(r, "/graph/state", t->g->state, 1, state));
+    PL_TRY(h5io_read_f32(r, "/optimizer/velocity", t->sgd.velocity, 1, params));
+    PL_TRY(h5io_read_f64(r, "/train/loss", t->curve_loss, 1, epochs));
+    PL_TRY(h5io_read_f64(r, "/train/accuracy", t->curve_acc, 1, epochs));
+    PL_TRY(h5io_read_f64(r, "/train/val_loss", t->curve_val_loss, 1, epochs));
+    PL_TRY(h5io_read_f64(r, "/train/val_accuracy", t->curve_val_acc, 1, epochs));
+    PL_TRY(h5io_read_f64(r, "/train/lr", t->curve_lr, 1, epochs));
+    PL_TRY(h5io_read_f64(r, "/train/seconds", t->curve_seconds, 1, epochs));
+    PL_TRY(h5io_read_attr_f64(r, "/progress", "train_seconds", &seconds));
+    PL_TRY(h5io_read_attr_i64(r, "/progress", "images_trained", &images));
+    t->epochs_done = (int)epoch_done;
+    t->step = step;
+    t->train_seconds = seconds;
+    t->images_trained = images;
+    return 1;
+}
+
+int train_checkpoint_load(trainer *t)
+{
+    h5io_now_iso8601(t->start_time, sizeof t->start_time);
+    const char *path = t->opt->checkpoint_path;
+    if (!path || access(path, F_OK) != 0) return 0;
+    h5io_reader r;
+    PL_TRY(h5io_open(&r, path, "gos.checkpoint"));
+    int rc = read_checkpoint(&r, t);
+    h5io_close(&r);
+    return rc;
+}
+
+static int write_baseline_body(h5io_writer *w, const trainer *t, double test_loss,
+                               double test_acc, double val_acc)
+{
+    (void)test_loss;
+    PL_TRY(h5io_write_graph(w, "/graph", t->g));
+    PL_TRY(write_curves(w, t, t->epochs_done));
+    PL_TRY(h5io_write_group(w, "/metrics"));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "test_accuracy", test_acc));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "val_accuracy", val_acc));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "test_loss", test_loss));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "test_images", t->test.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "val_images", t->val.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "train_images", t->train.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "param_count", (int64_t)ig_graph_param_count(t->g)));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "flops", ig_graph_flops(t->g)));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "train_seconds", t->train_seconds));
+    PL_TRY(h5io_write_attr_f64(w, "/metrics", "images_per_second",
+                               t->train_seconds > 0 ? t->images_trained / t->train_seconds : 0));
+    PL_TRY(h5io_write_group(w, "/data"));
+    PL_TRY(h5io_write_attr_string(w, "/data", "dataset", t->cfg->data.name));
+    PL_TRY(h5io_write_attr_f64(w, "/data", "mean", t->train.mean));
+    PL_TRY(h5io_write_attr_f64(w, "/data", "std", t->train.std));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_c", t->src_c));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_h", t->in_h));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_w", t->in_w));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "classes", t->train.classes));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_node", t->nodes.input));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "logits_node", t->nodes.logits));
+    return PL_OK;
+}
+
+int train_write_baseline(trainer *t, double test_loss, double test_accuracy, double val_loss,
+                         double val_accuracy)
+{
+    (void)val_loss;
+    h5io_writer w;
+    h5io_provenance p;
+    provenance(t, "gos.baseline", &p);
+    PL_TRY(h5io_create(&w, t->opt->artifact_path, &p));
+    int rc = write_baseline_body(&w, t, test_loss, test_accuracy, val_accuracy);
+    if (rc < 0) {
+        h5io_abort(&w);
+        return rc;
+    }
+    return h5io_commit(&w);
+}

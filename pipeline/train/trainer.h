@@ -1,0 +1,39 @@
+/* trainer.h: the train stage's work: train the experiment's model on its
+ * dataset with SGD, checkpoint after every epoch, resume from the last
+ * checkpoint, and write the baseline artifact (gos.baseline).
+ *
+ * Determinism: data order, augmentation and dropout are counter-based
+ * functions of (seed, epoch/step), so a run resumed from a checkpoint (which
+ * stores parameters, batch-norm statistics, optimizer velocity and the step)
+ * produces the same result as an uninterrupted one (with one thread; more
+ * threads may reassociate sgemm sums). */
+#ifndef TRAINER_H
+#define TRAINER_H
+
+#include "cfg.h"
+
+typedef struct {
+    const cfg_experiment *cfg;
+    const char *artifact_path;   /* where gos.baseline goes                     */
+    const char *checkpoint_path; /* gos.checkpoint, read if present and made
+                                    for the same train fingerprint            */
+    int stop_after_epoch;        /* > 0: stop once this epoch is checkpointed  */
+    int progress;                /* 1: a live progress line on stderr          */
+} train_options;
+
+typedef struct {
+    int    epochs_done;          /* epochs finished when train_run returned    */
+    int    resumed_from;         /* epochs restored from a checkpoint, or 0    */
+    int    stopped_early;        /* 1: stop_after_epoch ended the run          */
+    double test_accuracy;        /* in [0, 1]; valid when !stopped_early       */
+    double val_accuracy;
+    double train_seconds;
+    double images_per_second;
+} train_result;
+
+/* Runs the stage. Returns PL_OK, or a negative status with a message (data
+ * errors name the file, a non-finite loss names the epoch and step, I/O
+ * errors the artifact). The artifact is complete or absent. */
+int train_run(const train_options *opt, train_result *result);
+
+#endif

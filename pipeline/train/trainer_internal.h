@@ -1,0 +1,59 @@
+/* trainer_internal.h: the train stage's state, shared by trainer.c (data,
+ * graph, epoch loop) and train_io.c (checkpoints and the baseline artifact). */
+#ifndef TRAINER_INTERNAL_H
+#define TRAINER_INTERNAL_H
+
+#include "ds_data.h"
+#include "ig.h"
+#include "lr_schedule.h"
+#include "models.h"
+#include "opt_sgd.h"
+#include "trainer.h"
+
+#include <stdint.h>
+
+typedef struct {
+    const train_options  *opt;
+    const cfg_experiment *cfg;
+    char  *fingerprint;        /* cfg_fingerprint(cfg, "train"), owned           */
+    char   start_time[32];
+
+    ds_set train, val, test;   /* normalized images, (n, c, h, w)                */
+    int    src_c, src_h, src_w;/* dataset image shape                            */
+    int    in_h, in_w;         /* model input (>= source; zero-padded, centered) */
+    float  pad_value;          /* a black pixel after normalization              */
+
+    ig_graph   *g;
+    model_nodes nodes;
+    int         loss_node;
+    int         batch;         /* training batch size                            */
+    float      *staging;       /* (batch, src_c, src_h, src_w) when padding      */
+    int32_t    *order;         /* (train.n) this epoch's order                   */
+    int32_t    *labels;        /* (batch)                                        */
+
+    opt_sgd     sgd;
+    lr_schedule schedule;
+    int         steps_per_epoch;
+    int64_t     step;          /* optimizer steps taken                          */
+
+    int     epochs_done;
+    double *curve_loss, *curve_acc, *curve_val_loss, *curve_val_acc, *curve_lr,
+           *curve_seconds;     /* (epochs) each                                  */
+    double  train_seconds;     /* time spent in training steps                   */
+    int64_t images_trained;
+} trainer;
+
+/* Restores parameters, batch-norm state, optimizer velocity, step and curves
+ * from opt->checkpoint_path when it exists and was made for the same train
+ * fingerprint and graph. Returns 1 when resumed, 0 when there was nothing
+ * (or nothing compatible) to resume, or a negative status. */
+int train_checkpoint_load(trainer *t);
+
+/* Writes the checkpoint atomically. */
+int train_checkpoint_save(trainer *t);
+
+/* Writes the gos.baseline artifact atomically. */
+int train_write_baseline(trainer *t, double test_loss, double test_accuracy, double val_loss,
+                         double val_accuracy);
+
+#endif

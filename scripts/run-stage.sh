@@ -1,0 +1,49 @@
+#!/bin/sh
+# run-stage.sh: runs one pipeline stage for the DAG (mk/dag.mk), sharing
+# results between experiments through a content-keyed store.
+#
+#   run-stage.sh --build DIR --store DIR --cfg FILE --stage NAME
+#                --fingerprint FP --out ARTIFACT [--input ARTIFACT]...
+#
+# The key of a result is a hash of: the stage's config fingerprint (FP), the
+# stage program's bytes, and the keys of its input artifacts (ARTIFACT.key).
+# If STORE/<stage>-<key>.h5 exists and passes check_artifact, it is reused;
+# otherwise the stage writes it there (atomically). ARTIFACT becomes a hard
+# link to it and ARTIFACT.key records the key. A lock per key makes
+# concurrent runs (make -j, sweeps) wait for each other instead of computing
+# the same result twice.
+set -eu
+
+inputs=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build=$2; shift 2 ;;
+        --store) store=$2; shift 2 ;;
+        --cfg) cfg=$2; shift 2 ;;
+        --stage) stage=$2; shift 2 ;;
+        --fingerprint) fp=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --input) inputs="$inputs $2"; shift 2 ;;
+        *) echo "run-stage.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+key=$( {
+    cat "$fp"
+    sha256sum < "$build/$stage" | cut -d' ' -f1
+    for input in $inputs; do cat "$input.key"; done
+} | sha256sum | cut -c1-20)
+
+mkdir -p "$store" "$(dirname "$out")"
+stored="$store/$stage-$key.h5"
+exec 9>"$store/$stage-$key.lock"
+flock 9
+if [ -f "$stored" ] && "$build/check_artifact" "$stored" >/dev/null 2>&1; then
+    echo "$stage: $cfg: reusing $stored (same config, program and inputs)"
+else
+    "$build/$stage" "$cfg" "$stored" $inputs
+fi
+ln -f "$stored" "$out.new"
+mv -f "$out.new" "$out"
+touch "$out"
+echo "$key" > "$out.key.new" && mv -f "$out.key.new" "$out.key"
