@@ -378,8 +378,8 @@ static void test_shipped_experiments(void)
     rc = cfg_load(&e, "experiments/quickstart.cfg");
     CHECK(rc == PL_OK, "experiments/quickstart.cfg: %s", pl_last_error());
     if (rc == PL_OK) {
-        CHECK(e.model.width == 1.0 && e.data.train_images == 0 && e.data.test_images == 0,
-              "quickstart uses the full model and data");
+        CHECK(e.model.width == 0.5 && e.data.train_images == 0 && e.data.test_images == 0,
+              "quickstart: the half-width convnet on the full data");
         cfg_destroy(&e);
     }
 }

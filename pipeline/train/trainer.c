@@ -256,6 +256,7 @@ static int run(trainer *t, train_result *result)
     printf("train: %s: %d training, %d validation, %d test images; %zu parameters, %.1f "
            "MFLOPs per image\n", t->cfg->name, t->train.n, t->val.n, t->test.n,
            ig_graph_param_count(t->g), ig_graph_flops(t->g) / 1e6);
+    fflush(stdout);
     for (int epoch = t->epochs_done; epoch < t->cfg->train.epochs; epoch++) {
         PL_TRY(train_epoch(t, epoch));
         result->epochs_done = t->epochs_done;
