@@ -19,7 +19,9 @@ shapes): tab-separated lines "name N C H W OC KH KW SH SW PH PW groups".
 
 Without --layers it runs `build/bench/bench_conv --list` and prints a table.
 --serve is the co-process mode bench_conv uses: one '#' info line, then for
-every layer line read on stdin one "name<TAB>fwd GFLOP/s<TAB>bwd GFLOP/s" line.
+every layer line read on stdin one line "name<TAB>fwd GFLOP/s<TAB>bwd GFLOP/s
+<TAB>CPU seconds used" (bench_conv subtracts the CPU time from the machine's
+to tell how loaded the machine was by others).
 Needs torch (the system /usr/bin/python3 has it).
 """
 import argparse
@@ -46,6 +48,8 @@ def parse_layer(line):
     if not line.strip() or line.startswith("#"):
         return None
     fields = line.split("\t")
+    if len(fields) != 13:
+        raise ValueError(f"bad layer line (want 13 tab-separated fields): {line!r}")
     layer = dict(zip(KEYS, (int(v) for v in fields[1:13])))
     layer["name"] = fields[0]
     return layer
@@ -132,8 +136,10 @@ def main():
                 return
             L = parse_layer(line)
             if L:
+                cpu = time.process_time()
                 fwd, bwd = bench_layer(L, args.time)
-                print(f"{L['name']}\t{fwd:.3f}\t{bwd:.3f}", flush=True)
+                cpu = time.process_time() - cpu
+                print(f"{L['name']}\t{fwd:.3f}\t{bwd:.3f}\t{cpu:.4f}", flush=True)
 
     layers = read_layers(args)
     print(f"bench-torch: {info} date={time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
