@@ -107,14 +107,15 @@ bench: deps
 # ---- experiments -----------------------------------------------------------
 # The DAG itself is mk/dag.mk; it runs after the programs are built and the
 # experiment file is validated (errors name the file and line).
-STORE ?= results/store
+STORE   ?= results/store
+RESULTS ?= results
 
 run-experiment: deps
 	@test -f experiments/$(experiment).cfg || { echo "no such experiment: experiments/$(experiment).cfg" >&2; exit 1; }
 	@$(MAKE) --no-print-directory all
 	@$(BUILD)/gos_config check experiments/$(experiment).cfg
 	@$(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$(experiment).cfg \
-	  OUT=results/$(experiment) BUILD=$(BUILD) STORE=$(STORE)
+	  OUT=$(RESULTS)/$(experiment) BUILD=$(BUILD) STORE=$(STORE)
 
 # Every variant of experiments/sweeps/$(sweep).cfg is an experiment of its own
 # (experiments/$(sweep)@VARIANT.cfg, generated); variants share the artifacts
@@ -125,7 +126,7 @@ sweep: deps
 	@$(BUILD)/gos_config sweep experiments/sweeps/$(sweep).cfg > $(BUILD)/sweep-$(sweep).list
 	@for v in $$(cat $(BUILD)/sweep-$(sweep).list); do \
 	  echo "sweep $(sweep): $$v"; \
-	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$$v.cfg OUT=results/$$v \
+	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$$v.cfg OUT=$(RESULTS)/$$v \
 	    BUILD=$(BUILD) STORE=$(STORE) || exit 1; \
 	done
 

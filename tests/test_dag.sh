@@ -50,6 +50,12 @@ $3
 CFG
 }
 
+# The shipped tiny experiment, end to end (into a private results folder).
+make --no-print-directory experiment=tiny STORE="$store" RESULTS="$tmp/results" > "$tmp/out" 2>&1
+check "make experiment=tiny succeeds" test $? -eq 0
+check "tiny trains and reports a test accuracy" grep -q "^train: test accuracy" "$tmp/out"
+check "tiny's baseline is a valid artifact" sh -c "build/check_artifact $tmp/results/tiny/baseline.h5 > /dev/null"
+
 write_exp "$exp" 0.1 ""
 run "$tag";                       check "a first run trains" trained
 run "$tag";                       check "a second run does nothing" quiet
