@@ -2,10 +2,10 @@
  * central finite differences, and against a hand-computed case; checks that
  * the fast kernels stay inside the workspace they ask for and that the
  * depthwise kernels give identical bits whatever the thread count. */
-#include "check.h"
 #include "nn_conv.h"
 #include "pl_mem.h"
 #include "pl_threads.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,29 +20,6 @@ typedef struct {
 } conv_case;
 
 /* ------------------------------------------------------------- helpers */
-
-static uint32_t lcg_state = 12345u;
-
-/* Uniform in [-1, 1), from a fixed LCG (deterministic). */
-static float lcg_uniform(void)
-{
-    lcg_state = lcg_state * 1664525u + 1013904223u;
-    return (float)((lcg_state >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-}
-
-static float *alloc_random(size_t n, float scale)
-{
-    float *a = pl_xmalloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) a[i] = scale * lcg_uniform();
-    return a;
-}
-
-static float *alloc_copy(const float *src, size_t n)
-{
-    float *a = pl_xmalloc(sizeof(float) * (n ? n : 1));
-    memcpy(a, src, sizeof(float) * n);
-    return a;
-}
 
 static int out_h(const conv_case *cs) { return nn_window_out(cs->H, cs->p.kh, cs->p.sh, cs->p.ph, 0); }
 static int out_w(const conv_case *cs) { return nn_window_out(cs->W, cs->p.kw, cs->p.sw, cs->p.pw, 0); }
@@ -230,14 +207,21 @@ static void test_special_shapes(void)
 
 /* -------------------------------------------------- finite differences */
 
+typedef struct {
+    const conv_case *cs;
+    const float *inp, *weight, *bias, *R;
+    float *out;
+    size_t n_out;
+} fd_ctx;
+
 /* L = sum(out * R) in double, out from the reference forward. */
-static double loss_of(const conv_case *cs, const float *inp, const float *weight, const float *bias,
-                      const float *R, float *out, size_t n_out)
+static double fd_loss(void *opaque)
 {
-    nn_conv2d_forward_ref(out, inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
-    double L = 0.0;
-    for (size_t i = 0; i < n_out; i++) L += (double)out[i] * R[i];
-    return L;
+    const fd_ctx *c = opaque;
+    const conv_case *cs = c->cs;
+    nn_conv2d_forward_ref(c->out, c->inp, c->weight, c->bias, cs->N, cs->C, cs->H, cs->W, cs->OC,
+                          &cs->p);
+    return dot(c->out, c->R, c->n_out);
 }
 
 /* Checks the analytic gradients of L (from the reference or the fast
@@ -272,28 +256,14 @@ static void fd_case(const conv_case *cs, int use_fast)
     const size_t len[3] = {n_inp, n_w, (size_t)cs->OC};
     const char *names[3] = {"dinp", "dweight", "dbias"};
     const float eps = 1e-2f;
+    fd_ctx ctx = {cs, inp, weight, bias, R, out, n_out};
     for (int t = 0; t < 3; t++) {
-        size_t step = len[t] / FD_SAMPLES + 1, checked = 0, bad = 0;
-        double sum_abs = 0.0, worst = 0.0;
-        for (size_t i = (size_t)t % step; i < len[t]; i += step) {
-            float saved = param[t][i];
-            float up = saved + eps, down = saved - eps;
-            param[t][i] = up;
-            double Lp = loss_of(cs, inp, weight, bias, R, out, n_out);
-            param[t][i] = down;
-            double Lm = loss_of(cs, inp, weight, bias, R, out, n_out);
-            param[t][i] = saved;
-            double numeric = (Lp - Lm) / ((double)up - (double)down);
-            double err = fabs(grad[t][i] - numeric);
-            if (!check_close(grad[t][i], numeric, 1e-3, 1e-2)) bad++;
-            if (err > worst) worst = err;
-            sum_abs += fabs(numeric);
-            checked++;
-        }
-        CHECK(bad == 0, "finite differences, %s backward, %s %s: %zu of %zu off, worst %.3g",
-              use_fast ? "fast" : "ref", names[t], label, bad, checked, worst);
-        CHECK(checked > 0 && sum_abs > 1e-3, "finite differences vacuous, %s %s: %zu checked, sum %.3g",
-              names[t], label, checked, sum_abs);
+        const size_t stride = len[t] / FD_SAMPLES + 1;
+        char what[240];
+        snprintf(what, sizeof what, "finite differences, %s backward, %s %s",
+                 use_fast ? "fast" : "ref", names[t], label);
+        check_fd_sampled(what, fd_loss, &ctx, param[t], len[t], grad[t], (size_t)t % stride,
+                         stride, eps, 1e-3, 1e-2);
     }
     float *bufs[] = {inp, weight, bias, R, out, grad[0], grad[1], grad[2]};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pl_free(bufs[i]);
@@ -436,6 +406,7 @@ static void test_thread_invariance(void)
 
 int main(void)
 {
+    lcg_seed(12345u);
     pl_threads_set(0);
     test_hand_computed();
     test_grid();

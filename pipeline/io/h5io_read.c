@@ -161,43 +161,45 @@ int h5io_read_i64(h5io_reader *r, const char *dset, int64_t *dst, int rank,
                         NULL);
 }
 
+/* read_numeric into a new array: returns it (NULL on failure) with the
+ * return code in *rc. */
+static void *read_alloc(h5io_reader *r, const char *dset, hid_t mem_type, size_t elem,
+                        int *rank, int64_t *dims, int *rc)
+{
+    void *p = NULL;
+    *rc = read_numeric(r, dset, mem_type, elem, NULL, 0, NULL, &p, rank, dims);
+    return p;
+}
+
 int h5io_read_f32_alloc(h5io_reader *r, const char *dset, float **out, int *rank,
                         int64_t *dims)
 {
-    void *p = NULL;
-    int rc = read_numeric(r, dset, H5T_NATIVE_FLOAT, sizeof **out, NULL, 0, NULL, &p, rank,
-                          dims);
-    *out = p;
+    int rc;
+    *out = read_alloc(r, dset, H5T_NATIVE_FLOAT, sizeof **out, rank, dims, &rc);
     return rc;
 }
 
 int h5io_read_f64_alloc(h5io_reader *r, const char *dset, double **out, int *rank,
                         int64_t *dims)
 {
-    void *p = NULL;
-    int rc = read_numeric(r, dset, H5T_NATIVE_DOUBLE, sizeof **out, NULL, 0, NULL, &p, rank,
-                          dims);
-    *out = p;
+    int rc;
+    *out = read_alloc(r, dset, H5T_NATIVE_DOUBLE, sizeof **out, rank, dims, &rc);
     return rc;
 }
 
 int h5io_read_i32_alloc(h5io_reader *r, const char *dset, int32_t **out, int *rank,
                         int64_t *dims)
 {
-    void *p = NULL;
-    int rc = read_numeric(r, dset, H5T_NATIVE_INT32, sizeof **out, NULL, 0, NULL, &p, rank,
-                          dims);
-    *out = p;
+    int rc;
+    *out = read_alloc(r, dset, H5T_NATIVE_INT32, sizeof **out, rank, dims, &rc);
     return rc;
 }
 
 int h5io_read_i64_alloc(h5io_reader *r, const char *dset, int64_t **out, int *rank,
                         int64_t *dims)
 {
-    void *p = NULL;
-    int rc = read_numeric(r, dset, H5T_NATIVE_INT64, sizeof **out, NULL, 0, NULL, &p, rank,
-                          dims);
-    *out = p;
+    int rc;
+    *out = read_alloc(r, dset, H5T_NATIVE_INT64, sizeof **out, rank, dims, &rc);
     return rc;
 }
 

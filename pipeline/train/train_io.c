@@ -23,16 +23,26 @@ static void provenance(const trainer *t, const char *schema, h5io_provenance *p)
     snprintf(p->start_time, sizeof p->start_time, "%s", t->start_time);
 }
 
+/* The /train curve datasets, in the order they are written and read. */
+enum { N_CURVES = 6 };
+static const char *const curve_dsets[N_CURVES] = {
+    "/train/loss", "/train/accuracy", "/train/val_loss",
+    "/train/val_accuracy", "/train/lr", "/train/seconds"};
+
+/* The trainer's array (epochs) behind curve_dsets[k]. */
+static double *curve_array(const trainer *t, int k)
+{
+    double *const arrays[N_CURVES] = {t->curve_loss, t->curve_acc, t->curve_val_loss,
+                                      t->curve_val_acc, t->curve_lr, t->curve_seconds};
+    return arrays[k];
+}
+
 /* The /train curves for the first `epochs` epochs. */
 static int write_curves(h5io_writer *w, const trainer *t, int epochs)
 {
     int64_t dims[1] = {epochs};
-    PL_TRY(h5io_write_f64(w, "/train/loss", t->curve_loss, 1, dims));
-    PL_TRY(h5io_write_f64(w, "/train/accuracy", t->curve_acc, 1, dims));
-    PL_TRY(h5io_write_f64(w, "/train/val_loss", t->curve_val_loss, 1, dims));
-    PL_TRY(h5io_write_f64(w, "/train/val_accuracy", t->curve_val_acc, 1, dims));
-    PL_TRY(h5io_write_f64(w, "/train/lr", t->curve_lr, 1, dims));
-    PL_TRY(h5io_write_f64(w, "/train/seconds", t->curve_seconds, 1, dims));
+    for (int k = 0; k < N_CURVES; k++)
+        PL_TRY(h5io_write_f64(w, curve_dsets[k], curve_array(t, k), 1, dims));
     return PL_OK;
 }
 
@@ -95,12 +105,8 @@ static int read_checkpoint(h5io_reader *r, trainer *t)
     PL_TRY(h5io_read_f32(r, "/graph/params", t->g->param, 1, params));
     PL_TRY(h5io_read_f32(r, "/graph/state", t->g->state, 1, state));
     PL_TRY(h5io_read_f32(r, "/optimizer/velocity", t->sgd.velocity, 1, params));
-    PL_TRY(h5io_read_f64(r, "/train/loss", t->curve_loss, 1, epochs));
-    PL_TRY(h5io_read_f64(r, "/train/accuracy", t->curve_acc, 1, epochs));
-    PL_TRY(h5io_read_f64(r, "/train/val_loss", t->curve_val_loss, 1, epochs));
-    PL_TRY(h5io_read_f64(r, "/train/val_accuracy", t->curve_val_acc, 1, epochs));
-    PL_TRY(h5io_read_f64(r, "/train/lr", t->curve_lr, 1, epochs));
-    PL_TRY(h5io_read_f64(r, "/train/seconds", t->curve_seconds, 1, epochs));
+    for (int k = 0; k < N_CURVES; k++)
+        PL_TRY(h5io_read_f64(r, curve_dsets[k], curve_array(t, k), 1, epochs));
     PL_TRY(h5io_read_attr_f64(r, "/progress", "train_seconds", &seconds));
     PL_TRY(h5io_read_attr_i64(r, "/progress", "images_trained", &images));
     t->epochs_done = (int)epoch_done;
