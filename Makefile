@@ -24,13 +24,13 @@ OPT     ?= -O3
 # The rpath makes the program load that build whatever the system default is.
 MULTIARCH      := $(shell $(CC) -print-multiarch 2>/dev/null)
 OPENBLAS_OMP   := /usr/lib/$(MULTIARCH)/openblas-openmp
-export PKG_CONFIG_PATH := $(OPENBLAS_OMP)/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+PKG_CONFIG     := PKG_CONFIG_PATH=$(OPENBLAS_OMP)/pkgconfig pkg-config
 PKGS     := openblas hdf5 libconfig gsl
-PKG_OK   := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+PKG_OK   := $(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo yes)
 ifeq ($(PKG_OK),yes)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # GSL's .pc adds its own reference CBLAS; OpenBLAS provides the symbols instead.
-PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS)))
+PKG_LIBS   := $(filter-out -lgslcblas,$(shell $(PKG_CONFIG) --libs $(PKGS)))
 endif
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -44,7 +44,7 @@ LDFLAGS := -fopenmp -Wl,-rpath,$(OPENBLAS_OMP)
 
 BUILD   ?= build
 ifeq ($(SAN),1)
-BUILD   := $(BUILD)/san
+override BUILD := $(BUILD)/san
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
@@ -96,7 +96,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 # (tests/test_*.sh) drive `make experiment=...` itself.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run-tests.sh $(TESTS) $(TEST_SHS)
+	@GOS_BUILD=$(BUILD) GOS_MAKE_ARGS="SAN=$(SAN)" scripts/run-tests.sh $(TESTS) $(TEST_SHS)
 
 # Benchmarks run with OpenBLAS free to pick its best kernel for this CPU (the
 # environment may pin it to an older one for tests); only this command unsets it.
@@ -112,7 +112,7 @@ RESULTS ?= results
 
 run-experiment: deps
 	@test -f experiments/$(experiment).cfg || { echo "no such experiment: experiments/$(experiment).cfg" >&2; exit 1; }
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(STAGES)
 	@$(BUILD)/gos_config check experiments/$(experiment).cfg
 	@$(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$(experiment).cfg \
 	  OUT=$(RESULTS)/$(experiment) BUILD=$(BUILD) STORE=$(STORE)
@@ -122,7 +122,7 @@ run-experiment: deps
 # of the stages whose config they do not change.
 sweep: deps
 	@test -n "$(sweep)" || { echo "usage: make sweep sweep=NAME (experiments/sweeps/NAME.cfg)" >&2; exit 2; }
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(STAGES)
 	@$(BUILD)/gos_config sweep experiments/sweeps/$(sweep).cfg > $(BUILD)/sweep-$(sweep).list
 	@for v in $$(cat $(BUILD)/sweep-$(sweep).list); do \
 	  echo "sweep $(sweep): $$v"; \

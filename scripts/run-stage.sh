@@ -43,7 +43,9 @@ if [ -f "$stored" ] && "$build/check_artifact" "$stored" >/dev/null 2>&1; then
 else
     "$build/$stage" "$cfg" "$stored" $inputs
 fi
+# The key first: a run killed between the two leaves an old artifact that
+# make sees as stale, never a new artifact beside an old key.
+echo "$key" > "$out.key.new" && mv -f "$out.key.new" "$out.key"
 ln -f "$stored" "$out.new"
 mv -f "$out.new" "$out"
 touch "$out"
-echo "$key" > "$out.key.new" && mv -f "$out.key.new" "$out.key"

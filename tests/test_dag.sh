@@ -2,14 +2,18 @@
 # test_dag.sh: the experiment DAG's staleness rules, end to end through
 # `make experiment=NAME` on a tiny experiment with a private store:
 #   a first run trains; a second does nothing; a comment or whitespace edit
-#   reruns nothing; a key no fingerprint holds (threads) reruns nothing; a
-#   train key reruns train; reverting it reuses the stored result; another
-#   experiment with the same train sections reuses it (no baseline is
-#   trained twice), and so does a sweep variant that changes nothing of
-#   train, while one that changes train.lr trains; a config error names the
-#   file and line and leaves no artifact.
-# Run from the repository root. Prints "test_dag: N passed, N failed".
+#   reruns nothing; a key no fingerprint holds (train.progress) reruns
+#   nothing; a train key (and threads) reruns train; reverting it reuses the
+#   stored result; another experiment with the same train sections reuses it
+#   (no baseline is trained twice), also when both run at once; a sweep
+#   variant that changes nothing of train reuses it, one that changes
+#   train.lr trains; a config error names the file and line; a stage that
+#   fails leaves no artifact.
+# Run from the repository root (make check sets GOS_BUILD, the build folder,
+# and GOS_MAKE_ARGS, e.g. SAN=1). Prints "test_dag: N passed, N failed".
 set -u
+build=${GOS_BUILD:-build}
+make_args=${GOS_MAKE_ARGS:-}
 tag="_dagtest_$$"
 tmp=$(mktemp -d /tmp/gos_test_dag.XXXXXX)
 store="$tmp/store"
@@ -17,7 +21,7 @@ exp="experiments/$tag.cfg"
 passed=0
 failed=0
 cleanup() {
-    rm -rf "$tmp" "results/$tag" "results/${tag}_twin" "results/$tag@"* \
+    rm -rf "$tmp" "results/$tag" "results/${tag}_"* "results/$tag@"* \
         "experiments/$tag"*.cfg "experiments/sweeps/$tag.cfg"
 }
 trap cleanup EXIT
@@ -33,7 +37,7 @@ check() { # check DESCRIPTION CONDITION...
         sed 's/^/    | /' "$tmp/out" >&2
     fi
 }
-run() { make --no-print-directory experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
+run() { make --no-print-directory $make_args experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
 trained() { grep -q "^train: epoch" "$tmp/out"; }
 reused() { grep -q "^train: .*reusing" "$tmp/out"; }
 quiet() { ! grep -q "^train:" "$tmp/out"; }
@@ -51,10 +55,10 @@ CFG
 }
 
 # The shipped tiny experiment, end to end (into a private results folder).
-make --no-print-directory experiment=tiny STORE="$store" RESULTS="$tmp/results" > "$tmp/out" 2>&1
+make --no-print-directory $make_args experiment=tiny STORE="$store" RESULTS="$tmp/results" > "$tmp/out" 2>&1
 check "make experiment=tiny succeeds" test $? -eq 0
 check "tiny trains and reports a test accuracy" grep -q "^train: test accuracy" "$tmp/out"
-check "tiny's baseline is a valid artifact" sh -c "build/check_artifact $tmp/results/tiny/baseline.h5 > /dev/null"
+check "tiny's baseline is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/baseline.h5 > /dev/null"
 
 write_exp "$exp" 0.1 ""
 run "$tag";                       check "a first run trains" trained
@@ -62,29 +66,55 @@ run "$tag";                       check "a second run does nothing" quiet
 write_exp "$exp" 0.1 "# a comment"
 printf '\n\n' >> "$exp"
 run "$tag";                       check "comments and whitespace rerun nothing" quiet
-write_exp "$exp" 0.1 "threads = 1;"
-run "$tag";                       check "threads reruns nothing" quiet
-write_exp "$exp" 0.05 "threads = 1;"
+write_exp "$exp" 0.1 "overrides = { train = { progress = \"auto\"; }; };"
+run "$tag";                       check "train.progress reruns nothing" quiet
+write_exp "$exp" 0.05 ""
 run "$tag";                       check "a train key reruns train" trained
 write_exp "$exp" 0.1 "threads = 1;"
+run "$tag";                       check "threads reruns train" trained
+write_exp "$exp" 0.1 ""
 run "$tag";                       check "reverting reuses the stored result" reused
 run "$tag";                       check "and then does nothing" quiet
 write_exp "experiments/${tag}_twin.cfg" 0.1 "# same train sections, another name"
 run "${tag}_twin";                check "an identical experiment reuses the baseline" reused
 check "the twin's baseline is the same file" test "results/${tag}_twin/baseline.h5" -ef "results/$tag/baseline.h5"
-check "the artifact is valid" sh -c "build/check_artifact results/$tag/baseline.h5 > /dev/null"
+check "the artifact is valid" sh -c "$build/check_artifact results/$tag/baseline.h5 > /dev/null"
+
+# Two experiments needing the same new baseline, run at once: one trains,
+# the other waits for it and reuses it.
+write_exp "experiments/${tag}_p1.cfg" 0.09 ""
+write_exp "experiments/${tag}_p2.cfg" 0.09 "# twin"
+make --no-print-directory $make_args experiment="${tag}_p1" STORE="$store" RESULTS="$tmp/results" > "$tmp/p1" 2>&1 &
+make --no-print-directory $make_args experiment="${tag}_p2" STORE="$store" RESULTS="$tmp/results" > "$tmp/p2" 2>&1
+wait
+cat "$tmp/p1" "$tmp/p2" > "$tmp/out"
+check "concurrent runs succeed" test -e "$tmp/results/${tag}_p1/baseline.h5" -a -e "$tmp/results/${tag}_p2/baseline.h5"
+check "concurrent runs train the shared baseline once" test "$(grep -c '^train: test accuracy' "$tmp/out")" = 1
 
 cat > "experiments/sweeps/$tag.cfg" <<CFG
 base = "$tag";
 variants = (
-    { name = "same"; set = [ "threads = 2" ]; },
+    { name = "same"; set = [ "train.progress = \"auto\"" ]; },
     { name = "lr";   set = [ "train.lr = 0.07" ]; }
 );
 CFG
-make --no-print-directory sweep sweep="$tag" STORE="$store" > "$tmp/out" 2>&1
+make --no-print-directory $make_args sweep sweep="$tag" STORE="$store" > "$tmp/out" 2>&1
 check "the sweep ran" grep -q "sweep $tag: $tag@lr" "$tmp/out"
 check "a variant changing nothing of train reuses the baseline" grep -q "^train: .*$tag@same.*reusing" "$tmp/out"
 check "a variant changing train.lr trains" grep -q "^train: $tag@lr: " "$tmp/out"
+
+cat > "experiments/sweeps/$tag.cfg" <<CFG
+base = "$tag";
+variants = (
+    { name = "multi"; set = [ "train.lr = 0.05", "seed = 4", "train.epochs = 2" ]; },
+    { name = "bad";   set = [ "train.lr = -1" ]; }
+);
+CFG
+$build/gos_config sweep "experiments/sweeps/$tag.cfg" > "$tmp/out" 2>&1
+check "a sweep with a bad variant fails" test $? -ne 0
+check "the error names the sweep file, line and variant" grep -q "experiments/sweeps/$tag.cfg:4: variant 'bad': .*train.lr: must be > 0" "$tmp/out"
+check "no file is left for the bad variant" test ! -e "experiments/$tag@bad.cfg"
+check "a variant setting several keys of one section is valid" sh -c "$build/gos_config resolve experiments/$tag@multi.cfg | grep -q 'train.epochs = 2;'"
 
 write_exp "$exp" 0.1 "overrides = { train = { epochs = 0; }; };"
 run "$tag"
@@ -93,7 +123,13 @@ check "a config error names the file and line" grep -q "$exp:[0-9]*: " "$tmp/out
 write_exp "experiments/${tag}_bad.cfg" 0.1 "search = { epsilon = 1.0; };"
 run "${tag}_bad"
 check "an unknown section is an error naming the file and line" grep -q "${tag}_bad.cfg:[0-9]*: .*search" "$tmp/out"
-check "a failed experiment leaves no artifact" test ! -e "results/${tag}_bad/baseline.h5"
+mkdir -p "$tmp/nodata"
+write_exp "experiments/${tag}_nodata.cfg" 0.1 "overrides = { data = { path = \"$tmp/nodata\"; }; };"
+run "${tag}_nodata"
+check "a failing stage fails the run" test $? -ne 0
+check "the stage's error names the missing file" grep -q "train-images-idx3-ubyte.gz" "$tmp/out"
+check "a failing stage leaves no artifact" test ! -e "results/${tag}_nodata/baseline.h5"
+check "nor anything in the store" sh -c "! ls $store/*.h5 2>/dev/null | xargs -r -n1 $build/check_artifact 2>&1 | grep -v ': ok'"
 
 echo "test_dag: $passed passed, $failed failed"
 [ "$failed" = 0 ]

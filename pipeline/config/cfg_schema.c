@@ -55,8 +55,11 @@ static const cfg_key_spec keys[] = {
      .doc = "Seed of every random choice (initialization, shuffling, augmentation, "
             "search); runs with the same seed give the same results."},
     {.section = "", .key = "threads", .type = CFG_INT, AT_INT(threads), .def_int = 0,
-     .bounds = MIN_MAX, .min = 0, .max = 256, .fingerprinted = 0,
-     .doc = "Worker threads; 0 uses every core. Results do not depend on it."},
+     .bounds = MIN_MAX, .min = 0, .max = 256, .fingerprinted = 1,
+     .doc = "Worker threads; 0 uses every core. Results can differ in the last bits "
+            "between thread counts (sgemm sums in another order), so the fingerprint "
+            "holds the resolved count and artifacts are shared only between runs with "
+            "the same count."},
 
     /* model */
     {.section = "model", .key = "name", .type = CFG_ENUM, AT_STRING(model.name),

@@ -21,38 +21,78 @@ static int valid_name(const char *s)
     return 1;
 }
 
-/* Appends "section = { key = value; };" for one "section.key = value"
- * assignment (or "key = value;" for a top-level key) to text. */
-static int append_assignment(const char *sweep_path, const config_setting_t *s,
-                             const char *assignment, char *text, size_t cap)
+/* Appends one "section.key = value" (or top-level "key = value")
+ * assignment to text, inside the `overrides` group: every assignment of a
+ * section goes into one "section = { ... };" block (libconfig refuses a
+ * group defined twice), so the caller passes all assignments of the variant
+ * and this function is called once per section, in order of first use. */
+static int split_assignment(const char *sweep_path, int line, const char *assignment,
+                            char *section, size_t section_cap, const char **rest)
 {
     const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');
-    int line = config_setting_source_line(s);
     if (!eq || eq == assignment)
         PL_FAIL(PL_ERR_CONFIG, "%s:%d: '%s': expected \"section.key = value\" or \"key = value\"",
                 sweep_path, line, assignment);
-    if (!dot || dot > eq) { /* a top-level key such as seed or threads */
-        size_t used = strlen(text);
-        int n = snprintf(text + used, cap - used, "    %s;\n", assignment);
-        if (n < 0 || (size_t)n >= cap - used)
-            PL_FAIL(PL_ERR_CONFIG, "%s:%d: the variant's settings are too long", sweep_path, line);
-        return PL_OK;
+    section[0] = '\0';
+    *rest = assignment;
+    if (dot && dot < eq) {
+        size_t len = (size_t)(dot - assignment);
+        if (len == 0 || len >= section_cap)
+            PL_FAIL(PL_ERR_CONFIG, "%s:%d: '%s': bad section name", sweep_path, line, assignment);
+        memcpy(section, assignment, len);
+        section[len] = '\0';
+        *rest = dot + 1;
     }
-    char section[64], key[64];
-    int section_len = (int)(dot - assignment), key_len = (int)(eq - dot - 1);
-    while (key_len > 0 && isspace((unsigned char)dot[key_len])) key_len--;
-    if (section_len <= 0 || section_len >= (int)sizeof section || key_len <= 0 ||
-        key_len >= (int)sizeof key)
-        PL_FAIL(PL_ERR_CONFIG, "%s:%d: '%s': bad section or key name", sweep_path, line,
-                assignment);
-    snprintf(section, sizeof section, "%.*s", section_len, assignment);
-    snprintf(key, sizeof key, "%.*s", key_len, dot + 1);
-    const char *value = eq + 1;
-    while (isspace((unsigned char)*value)) value++;
+    return PL_OK;
+}
+
+/* Appends the concatenation a b c to text. */
+static int append(char *text, size_t cap, const char *sweep_path, int line, const char *a,
+                  const char *b, const char *c)
+{
     size_t used = strlen(text);
-    int n = snprintf(text + used, cap - used, "    %s = { %s = %s; };\n", section, key, value);
+    int n = snprintf(text + used, cap - used, "%s%s%s", a, b, c);
     if (n < 0 || (size_t)n >= cap - used)
         PL_FAIL(PL_ERR_CONFIG, "%s:%d: the variant's settings are too long", sweep_path, line);
+    return PL_OK;
+}
+
+/* Writes the variant's assignments (set, a libconfig array of strings) into
+ * text as the body of an `overrides` group, grouped by section. */
+static int append_overrides(const char *sweep_path, const config_setting_t *set, char *text,
+                            size_t cap)
+{
+    int line = config_setting_source_line(set), n = config_setting_length(set);
+    for (int i = 0; i < n; i++) {
+        const char *rest, *assignment = config_setting_get_string_elem(set, i);
+        char section[64];
+        if (!assignment)
+            PL_FAIL(PL_ERR_CONFIG, "%s:%d: set holds strings", sweep_path, line);
+        PL_TRY(split_assignment(sweep_path, line, assignment, section, sizeof section, &rest));
+        if (!section[0]) {
+            PL_TRY(append(text, cap, sweep_path, line, "    ", rest, ";\n"));
+            continue;
+        }
+        int seen = 0; /* this section was written with an earlier assignment */
+        for (int j = 0; j < i && !seen; j++) {
+            char other[64];
+            const char *other_rest;
+            PL_TRY(split_assignment(sweep_path, line, config_setting_get_string_elem(set, j),
+                                    other, sizeof other, &other_rest));
+            seen = strcmp(other, section) == 0;
+        }
+        if (seen) continue;
+        PL_TRY(append(text, cap, sweep_path, line, "    ", section, " = {\n"));
+        for (int j = i; j < n; j++) {
+            char other[64];
+            const char *other_rest;
+            PL_TRY(split_assignment(sweep_path, line, config_setting_get_string_elem(set, j),
+                                    other, sizeof other, &other_rest));
+            if (strcmp(other, section) == 0)
+                PL_TRY(append(text, cap, sweep_path, line, "        ", other_rest, ";\n"));
+        }
+        PL_TRY(append(text, cap, sweep_path, line, "    };\n", "", ""));
+    }
     return PL_OK;
 }
 
@@ -84,7 +124,10 @@ static int generate_variant(const char *sweep_path, const char *sweep_name, cons
                             const char *experiments_dir, const config_setting_t *variant,
                             char **name_out)
 {
-    int line = config_setting_source_line(variant);
+    /* libconfig dates a group in a list by where the previous element ended;
+     * its first member knows the line the variant is written on. */
+    const config_setting_t *first = config_setting_get_elem(variant, 0);
+    int line = config_setting_source_line(first ? first : variant);
     const char *vname = NULL;
     if (!config_setting_lookup_string(variant, "name", &vname) || !valid_name(vname))
         PL_FAIL(PL_ERR_CONFIG, "%s:%d: each variant needs a name of letters, digits, '_', '-' "
@@ -103,13 +146,7 @@ static int generate_variant(const char *sweep_path, const char *sweep_name, cons
     snprintf(text, sizeof text,
              "# Generated from %s (variant '%s') by `make sweep sweep=%s`: do not edit.\n"
              "@include \"%s.cfg\"\n\noverrides = {\n", sweep_path, vname, sweep_name, base);
-    for (int i = 0; i < config_setting_length(set); i++) {
-        const char *assignment = config_setting_get_string_elem(set, i);
-        if (!assignment)
-            PL_FAIL(PL_ERR_CONFIG, "%s:%d: variant '%s': set holds strings", sweep_path, line,
-                    vname);
-        PL_TRY(append_assignment(sweep_path, set, assignment, text, sizeof text));
-    }
+    PL_TRY(append_overrides(sweep_path, set, text, sizeof text));
     size_t used = strlen(text);
     snprintf(text + used, sizeof text - used, "};\n");
 
@@ -120,7 +157,12 @@ static int generate_variant(const char *sweep_path, const char *sweep_name, cons
     cfg_experiment check;
     int rc = cfg_load(&check, path);
     cfg_destroy(&check);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", pl_last_error());
+        remove(path);
+        PL_FAIL(rc, "%s:%d: variant '%s': %s", sweep_path, line, vname, why);
+    }
     *name_out = pl_xstrdup(experiment);
     return PL_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cfg_schema_format_double(double v, int as_float, char *buf, size_t n)
 {
@@ -108,6 +109,10 @@ int cfg_fingerprint(const cfg_experiment *e, const char *stage, char **text)
         char name[128], value[CFG_VALUE_TEXT_MAX];
         cfg_schema_full_name(&keys[i], name, sizeof name);
         cfg_schema_format_value(&keys[i], e, 1, value, sizeof value);
+        /* "0 = every core" means different things on different machines:
+         * the fingerprint holds the count a run would use here. */
+        if (strcmp(name, "threads") == 0 && e->threads == 0)
+            snprintf(value, sizeof value, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
         fprintf(out, "%s = %s;\n", name, value);
     }
     if (fclose(out) != 0) {
