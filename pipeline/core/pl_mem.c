@@ -2,6 +2,7 @@
 #include "pl_mem.h"
 #include "pl_err.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,14 @@ void *pl_xcalloc(size_t count, size_t size)
 }
 
 void pl_free(void *p) { free(p); }
+
+void pl_mem_keep_freed_memory(void)
+{
+    /* Blocks up to 64 MB come from the heap (not fresh mmap pages), and the
+     * heap is not trimmed until 1 GB lie free. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 char *pl_xstrdup(const char *s)
 {

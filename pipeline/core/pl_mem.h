@@ -15,6 +15,13 @@ void *pl_xcalloc(size_t count, size_t size);
 /* Frees what pl_xmalloc/pl_xcalloc returned; NULL is a no-op. */
 void pl_free(void *p);
 
+/* Tunes glibc's allocator for this process so that memory freed by libraries
+ * is kept and reused rather than returned to the system: OpenBLAS's OpenMP
+ * build mallocs and frees per-call thread buffers (512 KB) in every
+ * multi-threaded sgemm, and fresh pages cost about 3 ms per MB to touch on
+ * these machines. Called once by pl_threads_set. */
+void pl_mem_keep_freed_memory(void);
+
 /* Duplicates a NUL-terminated string with pl_xmalloc. */
 char *pl_xstrdup(const char *s);
 

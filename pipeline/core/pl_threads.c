@@ -1,5 +1,6 @@
 /* pl_threads.c: thread count shared by OpenBLAS and OpenMP kernels. */
 #include "pl_threads.h"
+#include "pl_mem.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -16,6 +17,7 @@ void pl_threads_set(int n)
         n = cores > 0 ? (int)cores : 1;
     }
     thread_count = n;
+    pl_mem_keep_freed_memory();
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
 }

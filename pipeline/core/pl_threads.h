@@ -4,7 +4,7 @@
 #define PL_THREADS_H
 
 /* Sets the thread count used by OpenBLAS and by the project's kernels.
- * n <= 0 means all online cores. */
+ * n <= 0 means all online cores. Also applies pl_mem_keep_freed_memory. */
 void pl_threads_set(int n);
 
 /* The thread count in force (>= 1). */

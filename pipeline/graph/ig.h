@@ -129,7 +129,8 @@ typedef struct ig_graph {
     float       *state;              /* (state_size) batch-norm running stats  */
 
     int          batch;              /* N of the current plan, 0 before        */
-    size_t       act_size, aux_size, work_size, act_cap, aux_cap, work_cap;
+    size_t       act_size, aux_size, work_size;
+    size_t       act_cap, aux_cap, work_cap, labels_cap; /* allocated sizes   */
     float       *act;                /* (act_size) every node's output         */
     float       *dact;               /* (act_size) their gradients             */
     float       *aux;                /* (aux_size) saved data for backward     */

@@ -207,13 +207,15 @@ void ig_graph_init_params(ig_graph *g, uint64_t seed)
 
 /* ---- plan: activation, saved-data and workspace slabs ------------------ */
 
-/* Makes *buf hold at least need floats, allocating only to grow. */
-static void ensure(float **buf, size_t *cap, size_t need)
+/* Makes *buf hold at least need elements of elem bytes, allocating only to
+ * grow; fresh memory is zeroed here, so its pages are touched at plan time
+ * and not on the first step. */
+static void *ensure(void *buf, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap && *buf) return;
-    pl_free(*buf);
-    *buf = pl_xmalloc((need ? need : 1) * sizeof(float));
+    if (need <= *cap && buf) return buf;
+    pl_free(buf);
     *cap = need;
+    return pl_xcalloc(need ? need : 1, elem);
 }
 
 int ig_graph_plan(ig_graph *g, int batch)
@@ -234,20 +236,12 @@ int ig_graph_plan(ig_graph *g, int batch)
             if (w > work) work = w;
         }
     }
-    size_t old_act_cap = g->act_cap;
-    ensure(&g->act, &g->act_cap, act);
-    ensure(&g->dact, &old_act_cap, act);
-    ensure(&g->aux, &g->aux_cap, aux);
-    ensure(&g->work, &g->work_cap, work);
-    if (batch > g->batch || !g->labels) {
-        pl_free(g->labels);
-        g->labels = pl_xcalloc((size_t)batch, sizeof(int32_t));
-    }
-    /* Zero once so a value never read uninitialised (and fresh pages are
-     * touched here, not on the first step). */
-    memset(g->act, 0, act * sizeof(float));
-    memset(g->dact, 0, act * sizeof(float));
-    memset(g->aux, 0, aux * sizeof(float));
+    size_t act_cap = g->act_cap; /* act and dact grow together */
+    g->act = ensure(g->act, &g->act_cap, act, sizeof(float));
+    g->dact = ensure(g->dact, &act_cap, act, sizeof(float));
+    g->aux = ensure(g->aux, &g->aux_cap, aux, sizeof(float));
+    g->work = ensure(g->work, &g->work_cap, work, sizeof(float));
+    g->labels = ensure(g->labels, &g->labels_cap, (size_t)batch, sizeof(int32_t));
     g->act_size = act;
     g->aux_size = aux;
     g->work_size = work;

@@ -60,7 +60,7 @@ static int write_checkpoint_body(h5io_writer *w, const trainer *t)
     PL_TRY(h5io_write_attr_i64(w, "/progress", "images_trained", t->images_trained));
     /* Data order, augmentation and dropout are counter-based functions of
      * (seed, epoch, step): the step and the dropout seed are the whole state. */
-    int64_t rng[2] = {(int64_t)t->g->dropout_seed, t->step};
+    int64_t rng[2] = {(int64_t)t->g->dropout_seed, (int64_t)t->g->step};
     int64_t rng_dims[1] = {2};
     PL_TRY(h5io_write_i64(w, "/progress/rng_state", rng, 1, rng_dims));
     return PL_OK;
@@ -109,6 +109,10 @@ static int read_checkpoint(h5io_reader *r, trainer *t)
         PL_TRY(h5io_read_f64(r, curve_dsets[k], curve_array(t, k), 1, epochs));
     PL_TRY(h5io_read_attr_f64(r, "/progress", "train_seconds", &seconds));
     PL_TRY(h5io_read_attr_i64(r, "/progress", "images_trained", &images));
+    int64_t rng[2], rng_dims[1] = {2};
+    PL_TRY(h5io_read_i64(r, "/progress/rng_state", rng, 1, rng_dims));
+    t->g->dropout_seed = (uint64_t)rng[0];
+    t->g->step = (uint64_t)rng[1];
     t->epochs_done = (int)epoch_done;
     t->step = step;
     t->train_seconds = seconds;
@@ -118,7 +122,6 @@ static int read_checkpoint(h5io_reader *r, trainer *t)
 
 int train_checkpoint_load(trainer *t)
 {
-    h5io_now_iso8601(t->start_time, sizeof t->start_time);
     const char *path = t->opt->checkpoint_path;
     if (!path || access(path, F_OK) != 0) return 0;
     h5io_reader r;
@@ -129,9 +132,9 @@ int train_checkpoint_load(trainer *t)
 }
 
 static int write_baseline_body(h5io_writer *w, const trainer *t, double test_loss,
-                               double test_acc, double val_acc)
+                               double test_acc)
 {
-    (void)test_loss;
+    double val_acc = t->curve_val_acc[t->epochs_done - 1];
     PL_TRY(h5io_write_graph(w, "/graph", t->g));
     PL_TRY(write_curves(w, t, t->epochs_done));
     PL_TRY(h5io_write_group(w, "/metrics"));
@@ -159,15 +162,13 @@ static int write_baseline_body(h5io_writer *w, const trainer *t, double test_los
     return PL_OK;
 }
 
-int train_write_baseline(trainer *t, double test_loss, double test_accuracy, double val_loss,
-                         double val_accuracy)
+int train_write_baseline(trainer *t, double test_loss, double test_accuracy)
 {
-    (void)val_loss;
     h5io_writer w;
     h5io_provenance p;
     provenance(t, "gos.baseline", &p);
     PL_TRY(h5io_create(&w, t->opt->artifact_path, &p));
-    int rc = write_baseline_body(&w, t, test_loss, test_accuracy, val_accuracy);
+    int rc = write_baseline_body(&w, t, test_loss, test_accuracy);
     if (rc < 0) {
         h5io_abort(&w);
         return rc;

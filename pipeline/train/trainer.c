@@ -2,6 +2,7 @@
  * model graph, run SGD epoch by epoch with a live progress line, validate,
  * checkpoint, and finally measure test accuracy and write the baseline. */
 #include "trainer_internal.h"
+#include "h5io.h"
 #include "nn_loss.h"
 #include "pl_err.h"
 #include "pl_mem.h"
@@ -179,8 +180,7 @@ static int train_epoch(trainer *t, int epoch)
     float lr = 0;
     for (int s = 0; s < t->steps_per_epoch; s++) {
         load_batch(t, &t->train, t->order + (size_t)s * t->batch, t->batch, t->cfg->data.augment);
-        t->g->step = (uint64_t)t->step; /* dropout masks follow the step, also after resume */
-        ig_forward(t->g, t->labels);
+        ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
         float loss = t->g->loss;
         if (!isfinite(loss))
             PL_FAIL(PL_ERR_NUMERIC, "epoch %d step %d (global step %lld): the training loss is "
@@ -243,6 +243,7 @@ static void trainer_destroy(trainer *t)
 
 static int run(trainer *t, train_result *result)
 {
+    h5io_now_iso8601(t->start_time, sizeof t->start_time);
     pl_threads_set(t->cfg->threads);
     PL_TRY(cfg_fingerprint(t->cfg, "train", &t->fingerprint));
     PL_TRY(prepare_data(t));
@@ -270,10 +271,10 @@ static int run(trainer *t, train_result *result)
             }
         }
     }
-    double test_loss, test_acc, val_loss, val_acc;
+    double test_loss, test_acc;
     PL_TRY(evaluate(t, &t->test, &test_loss, &test_acc));
-    PL_TRY(evaluate(t, &t->val, &val_loss, &val_acc));
-    PL_TRY(train_write_baseline(t, test_loss, test_acc, val_loss, val_acc));
+    double val_acc = t->curve_val_acc[t->epochs_done - 1]; /* the final weights' */
+    PL_TRY(train_write_baseline(t, test_loss, test_acc));
     result->epochs_done = t->epochs_done;
     result->test_accuracy = test_acc;
     result->val_accuracy = val_acc;

@@ -52,8 +52,8 @@ int train_checkpoint_load(trainer *t);
 /* Writes the checkpoint atomically. */
 int train_checkpoint_save(trainer *t);
 
-/* Writes the gos.baseline artifact atomically. */
-int train_write_baseline(trainer *t, double test_loss, double test_accuracy, double val_loss,
-                         double val_accuracy);
+/* Writes the gos.baseline artifact atomically (the validation accuracy is
+ * the last epoch's). */
+int train_write_baseline(trainer *t, double test_loss, double test_accuracy);
 
 #endif
