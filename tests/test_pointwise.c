@@ -211,10 +211,10 @@ static void test_binary(void)
             CHECK(memcmp(db_only, db, b_size * sizeof(float)) == 0, "%s", name);
         }
     }
-    /* Ties in max send the gradient to a. */
+    /* Ties in max split the gradient evenly (torch.maximum's rule). */
     float a = 1.0f, b = 1.0f, dout = 1.0f, da = 0.0f, db = 0.0f;
     nn_binary_backward(NN_BIN_MAX, &da, &db, &dout, &a, &b, 1, 1, 1, 1);
-    CHECK(da == 1.0f && db == 0.0f, "max tie: da %g db %g", da, db);
+    CHECK(da == 0.5f && db == 0.5f, "max tie: da %g db %g", da, db);
 }
 
 /* ---- dropout ---- */

@@ -72,8 +72,8 @@ static const cfg_key_spec keys[] = {
     {.section = "model", .key = "input_size", .type = CFG_INT, AT_INT(model.input_size),
      .def_int = 0, .bounds = MIN_MAX | CFG_ZERO_SPECIAL, .min = 8, .max = 512,
      .fingerprinted = 1,
-     .doc = "Side of the square input images are resized to; 0 keeps the dataset's "
-            "native size (28 for Fashion-MNIST)."},
+     .doc = "Side of the square model input: images are zero-padded (centered) to "
+            "it, never shrunk; 0 keeps the dataset's native size (28 for Fashion-MNIST)."},
     {.section = "model", .key = "dropout", .type = CFG_FLOAT, AT_FLOAT(model.dropout),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 0.9, .fingerprinted = 1,
      .doc = "Dropout probability before the classifier; 0 disables it."},

@@ -21,7 +21,10 @@ typedef enum {
     PL_ERR_INVAL   = -8  /* any other invalid argument from data or config   */
 } pl_status;
 
-/* Records "file:line: message" as the last error and returns code (< 0).
+/* Records the message as the last error and returns code (< 0). The message
+ * itself names what the user can act on (config file:line, artifact and
+ * dataset); file and line (of the C source) give a debugger one place to
+ * break on.
  * The message is kept in a thread-local buffer until the next pl_error. */
 int pl_error(int code, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -4,12 +4,6 @@
 #include "ig_ops.h"
 #include "nn_norm.h"
 
-static int same_shape_infer(const ig_graph *g, const ig_node *nd, ig_shape *out)
-{
-    *out = *ig_in_shape(g, nd, 0);
-    return PL_OK;
-}
-
 static int channel_param_specs(const ig_graph *g, const ig_node *nd, ig_param *specs)
 {
     int C = ig_in_shape(g, nd, 0)->c;
@@ -26,7 +20,7 @@ static int bn_infer(const ig_graph *g, const ig_node *nd, ig_shape *out)
         PL_FAIL(PL_ERR_SHAPE, "eps must be positive (got %g)", (double)nd->fattr[0]);
     if (!(nd->fattr[1] >= 0.0f && nd->fattr[1] <= 1.0f))
         PL_FAIL(PL_ERR_SHAPE, "momentum must be in [0, 1] (got %g)", (double)nd->fattr[1]);
-    return same_shape_infer(g, nd, out);
+    return ig_infer_same_shape(g, nd, out);
 }
 
 /* Running mean then running variance, (C) each. */
@@ -110,7 +104,7 @@ static void scale_bias_backward(ig_graph *g, const ig_node *nd)
 }
 
 const ig_op_def ig_op_scale_bias = {.name = "scale_bias", .min_in = 1, .max_in = 1,
-                                    .infer = same_shape_infer, .params = channel_param_specs,
+                                    .infer = ig_infer_same_shape, .params = channel_param_specs,
                                     .forward = scale_bias_forward,
                                     .backward = scale_bias_backward,
                                     .flops = elementwise2_flops};

@@ -20,11 +20,6 @@ static nn_act_kind act_kind(int op)
     }
 }
 
-static int same_shape_infer(const ig_graph *g, const ig_node *nd, ig_shape *out)
-{
-    *out = *ig_in_shape(g, nd, 0);
-    return PL_OK;
-}
 
 static size_t batch_size(const ig_graph *g, const ig_node *nd)
 {
@@ -62,7 +57,7 @@ static double act_flops(const ig_graph *g, const ig_node *nd)
 }
 
 #define ACT_DEF(var, str)                                                                        \
-    const ig_op_def var = {.name = str, .min_in = 1, .max_in = 1, .infer = same_shape_infer,    \
+    const ig_op_def var = {.name = str, .min_in = 1, .max_in = 1, .infer = ig_infer_same_shape,    \
                            .forward = act_forward, .backward = act_backward,                     \
                            .flops = act_flops}
 ACT_DEF(ig_op_relu, "relu");
@@ -136,7 +131,7 @@ static int dropout_infer(const ig_graph *g, const ig_node *nd, ig_shape *out)
     if (!(nd->fattr[0] >= 0.0f && nd->fattr[0] < 1.0f))
         PL_FAIL(PL_ERR_SHAPE, "dropout probability must be in [0, 1) (got %g)",
                 (double)nd->fattr[0]);
-    return same_shape_infer(g, nd, out);
+    return ig_infer_same_shape(g, nd, out);
 }
 
 /* The mask, (N, C, H, W). */

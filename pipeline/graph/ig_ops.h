@@ -86,6 +86,13 @@ static inline float *ig_param_grad(const ig_graph *g, const ig_node *nd, int k)
 }
 static inline float *ig_aux(const ig_graph *g, const ig_node *nd) { return g->aux + nd->aux_off; }
 
+/* Shape inference of the ops whose output has the shape of input 0. */
+static inline int ig_infer_same_shape(const ig_graph *g, const ig_node *nd, ig_shape *out)
+{
+    *out = *ig_in_shape(g, nd, 0);
+    return PL_OK;
+}
+
 /* Fills a parameter descriptor. */
 static inline void ig_param_spec(ig_param *p, int kind, int d0, int d1, int d2, int d3, int fan_in)
 {

@@ -18,10 +18,10 @@
  * Backward of the im2col path: dweight += dout * col^T (beta = 1), and
  * dinp += col2im(W^T * dout).
  * The copies around sgemm (im2col, col2im, scatter, gather) are serial: they
- * are cheap next to sgemm, and an OpenMP region between two OpenBLAS calls
- * leaves OpenMP workers spinning on the cores OpenBLAS's own threads need
- * (measured: 2-4x slower on 2 cores). col2im adds in a fixed order, so every
- * result but sgemm's own is independent of the thread count. */
+ * are cheap next to sgemm (and were measured 2-4x slower in parallel with the
+ * pthread OpenBLAS build; the project now links the OpenMP build, where this
+ * is worth measuring again). col2im adds in a fixed order, so every result
+ * but sgemm's own is independent of the thread count. */
 #include "nn_conv_internal.h"
 
 #include "pl_err.h"

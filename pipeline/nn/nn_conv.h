@@ -1,9 +1,10 @@
 /* nn_conv.h: 2-D convolution, dense, grouped and depthwise.
  *
  * Weight layout (OC, C/groups, KH, KW), bias (OC) or NULL. Dense and grouped
- * convolution go through OpenBLAS sgemm (im2col, or no copy at all for 1x1
- * stride-1 unpadded convolution); depthwise (groups == C == OC) has a direct
- * kernel. The _ref kernels are naive seven-loop oracles for the tests. */
+ * convolution go through OpenBLAS sgemm (im2col; 1x1 stride-1 unpadded
+ * convolution on large planes reads the input in place, on small planes it is
+ * batched through im2col so sgemm sees a wide matrix); depthwise
+ * (groups == C == OC) has a direct kernel. The _ref kernels are naive seven-loop oracles for the tests. */
 #ifndef NN_CONV_H
 #define NN_CONV_H
 

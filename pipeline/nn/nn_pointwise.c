@@ -150,7 +150,7 @@ static inline float binary_grad_a(nn_binary_kind kind, float a, float b)
     case NN_BIN_ADD:
     case NN_BIN_SUB: return 1.0f;
     case NN_BIN_MUL: return b;
-    case NN_BIN_MAX: return a >= b ? 1.0f : 0.0f;
+    case NN_BIN_MAX: return a > b ? 1.0f : a == b ? 0.5f : 0.0f;
     case NN_BIN_COUNT: break;
     }
     return 0.0f;
@@ -162,7 +162,7 @@ static inline float binary_grad_b(nn_binary_kind kind, float a, float b)
     case NN_BIN_ADD: return 1.0f;
     case NN_BIN_SUB: return -1.0f;
     case NN_BIN_MUL: return a;
-    case NN_BIN_MAX: return a >= b ? 0.0f : 1.0f;
+    case NN_BIN_MAX: return a < b ? 1.0f : a == b ? 0.5f : 0.0f;
     case NN_BIN_COUNT: break;
     }
     return 0.0f;

@@ -31,7 +31,7 @@ typedef enum {
     NN_BIN_ADD,
     NN_BIN_SUB, /* a - b                                          */
     NN_BIN_MUL,
-    NN_BIN_MAX, /* gradient goes to a on ties                      */
+    NN_BIN_MAX, /* on ties the gradient is split, as torch.maximum */
     NN_BIN_COUNT
 } nn_binary_kind;
 

@@ -1,5 +1,6 @@
 /* opt_sgd.h: stochastic gradient descent with momentum, the Nesterov option
- * and decoupled-from-BN weight decay, over a graph's parameter slab, with
+ * and L2 weight decay (added to the gradient; not decoupled, as in PyTorch's
+ * SGD) that skips batch-norm and bias parameters, over a graph's parameter slab, with
  * PyTorch's torch.optim.SGD update rule (dampening 0):
  *     d = grad + wd * w            (wd only where decay applies)
  *     v = momentum * v + d
