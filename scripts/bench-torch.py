@@ -113,7 +113,8 @@ def bench_layer(L, budget):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
-    parser.add_argument("--time", type=float, default=0.2, help="budget per measurement, s")
+    parser.add_argument("--time", type=float, default=0.2,
+                        help="seconds per op (forward, backward) per layer")
     parser.add_argument("--filter", default=None, help="only layers whose name contains this")
     parser.add_argument("--layers", default=None, help="layer list file, '-' for stdin")
     parser.add_argument("--bench", default="build/bench/bench_conv",
