@@ -98,11 +98,17 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@GOS_BUILD=$(BUILD) GOS_MAKE_ARGS="SAN=$(SAN)" scripts/run-tests.sh $(TESTS) $(TEST_SHS)
 
-# Benchmarks run with OpenBLAS free to pick its best kernel for this CPU (the
-# environment may pin it to an older one for tests); only this command unsets it.
+# Benchmarks run with the best OpenBLAS kernel for this CPU: the environment
+# may pin an older one for tests (left as it is everywhere else); this command
+# alone unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE and names the kernel
+# scripts/blas-coretype.sh picks (OpenBLAS 0.3.21 would fall back to Prescott
+# on CPUs it does not know). bench_conv prints the kernel actually used.
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@for b in $(BENCHES); do env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$b || exit 1; done
+	@core=$$(scripts/blas-coretype.sh); \
+	for b in $(BENCHES); do \
+	  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $${core:+OPENBLAS_CORETYPE=$$core} $$b || exit 1; \
+	done
 
 # ---- experiments -----------------------------------------------------------
 # The DAG itself is mk/dag.mk; it runs after the programs are built and the
