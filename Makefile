@@ -112,7 +112,9 @@ bench: deps
 
 # ---- experiments -----------------------------------------------------------
 # The DAG itself is mk/dag.mk; it runs after the programs are built and the
-# experiment file is validated (errors name the file and line).
+# experiment file is validated (errors name the file and line). A pinned
+# OPENBLAS_CORETYPE is kept; when none is set, scripts/blas-coretype.sh picks
+# the kernel (see bench). The kernel is part of each result's store key.
 STORE   ?= results/store
 RESULTS ?= results
 
@@ -120,7 +122,8 @@ run-experiment: deps
 	@test -f experiments/$(experiment).cfg || { echo "no such experiment: experiments/$(experiment).cfg" >&2; exit 1; }
 	@$(MAKE) --no-print-directory $(STAGES)
 	@$(BUILD)/gos_config check experiments/$(experiment).cfg
-	@$(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$(experiment).cfg \
+	@OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$$(scripts/blas-coretype.sh)} \
+	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$(experiment).cfg \
 	  OUT=$(RESULTS)/$(experiment) BUILD=$(BUILD) STORE=$(STORE)
 
 # Every variant of experiments/sweeps/$(sweep).cfg is an experiment of its own
@@ -130,7 +133,8 @@ sweep: deps
 	@test -n "$(sweep)" || { echo "usage: make sweep sweep=NAME (experiments/sweeps/NAME.cfg)" >&2; exit 2; }
 	@$(MAKE) --no-print-directory $(STAGES)
 	@$(BUILD)/gos_config sweep experiments/sweeps/$(sweep).cfg > $(BUILD)/sweep-$(sweep).list
-	@for v in $$(cat $(BUILD)/sweep-$(sweep).list); do \
+	@export OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$$(scripts/blas-coretype.sh)}; \
+	for v in $$(cat $(BUILD)/sweep-$(sweep).list); do \
 	  echo "sweep $(sweep): $$v"; \
 	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$$v.cfg OUT=$(RESULTS)/$$v \
 	    BUILD=$(BUILD) STORE=$(STORE) || exit 1; \

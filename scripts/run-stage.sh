@@ -6,7 +6,8 @@
 #                --fingerprint FP --out ARTIFACT [--input ARTIFACT]...
 #
 # The key of a result is a hash of: the stage's config fingerprint (FP), the
-# stage program's bytes, and the keys of its input artifacts (ARTIFACT.key).
+# stage program's bytes, the OpenBLAS kernel (OPENBLAS_CORETYPE: kernels sum
+# in different orders), and the keys of its input artifacts (ARTIFACT.key).
 # If STORE/<stage>-<key>.h5 exists and passes check_artifact, it is reused;
 # otherwise the stage writes it there (atomically). ARTIFACT becomes a hard
 # link to it and ARTIFACT.key records the key. A lock per key makes
@@ -31,6 +32,7 @@ done
 key=$( {
     cat "$fp"
     sha256sum < "$build/$stage" | cut -d' ' -f1
+    echo "blas kernel: ${OPENBLAS_CORETYPE:-default}"
     for input in $inputs; do cat "$input.key"; done
 } | sha256sum | cut -c1-20)
 
