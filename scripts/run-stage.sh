@@ -48,6 +48,8 @@ fi
 # The key first: a run killed between the two leaves an old artifact that
 # make sees as stale, never a new artifact beside an old key.
 echo "$key" > "$out.key.new" && mv -f "$out.key.new" "$out.key"
-ln -f "$stored" "$out.new"
-mv -f "$out.new" "$out"
+if [ ! "$out" -ef "$stored" ]; then
+    ln -f "$stored" "$out.new"
+    mv -f "$out.new" "$out"
+fi
 touch "$out"

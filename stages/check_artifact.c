@@ -2,7 +2,7 @@
  *
  *   build/check_artifact FILE...
  *
- * For each file prints "FILE: ok (gos.baseline v1)" on stdout, or the error
+ * For each file prints "FILE: ok (gos.baseline v2)" on stdout, or the error
  * (naming the file and the offending dataset or attribute) on stderr. Exits
  * 0 when every file is valid, 1 when any is not, 2 on a usage error. The
  * checks are those every reader runs (h5io_check): see schemas/artifacts.md. */

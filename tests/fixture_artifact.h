@@ -110,8 +110,10 @@ static inline int write_baseline_body(h5io_writer *w, const ig_graph *g, const c
     if (omit && strcmp(omit, "/data") == 0) return PL_OK;
     PL_TRY(h5io_write_group(w, "/data"));
     PL_TRY(h5io_write_attr_string(w, "/data", "dataset", "fashion-mnist"));
-    PL_TRY(h5io_write_attr_f64(w, "/data", "mean", 0.286));
-    PL_TRY(h5io_write_attr_f64(w, "/data", "std", 0.353));
+    const double mean[3] = {0.49, 0.48, 0.45}, std[3] = {0.25, 0.24, 0.26}; /* (input_c) */
+    const int64_t channels[1] = {3};
+    PL_TRY(h5io_write_f64(w, "/data/mean", mean, 1, channels));
+    PL_TRY(h5io_write_f64(w, "/data/std", std, 1, channels));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_c", 3));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_h", 8));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_w", 8));

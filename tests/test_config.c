@@ -141,7 +141,7 @@ static void test_layering(void)
     /* Schema defaults, applied and recorded. */
     CHECK(e.train.weight_decay == 5e-4, "default weight_decay %g", e.train.weight_decay);
     CHECK(strcmp(e.train.schedule, "cosine") == 0, "default schedule '%s'", e.train.schedule);
-    CHECK(strcmp(e.data.path, "/usr/share/datasets/fashion-mnist") == 0, "default path '%s'",
+    CHECK(strcmp(e.data.path, "") == 0, "default path (the dataset's standard place) '%s'",
           e.data.path);
     CHECK(e.threads == 0 && e.data.augment == 0 && e.train.nesterov == 0, "defaults 0");
     CHECK(strstr(e.defaults_applied, "train.weight_decay = 0.0005;\n") != NULL,
@@ -235,8 +235,10 @@ static void test_errors(void)
     EXPECT_ERROR("enum.cfg", "train = {\n  schedule = \"linear\";\n};\n", PL_ERR_CONFIG,
                  "%D/enum.cfg:2: train.schedule: must be one of \"constant\", \"step\", \"cosine\" "
                  "(got \"linear\")");
-    EXPECT_ERROR("enum_type.cfg", "model = { name = 3; };\n", PL_ERR_CONFIG,
-                 "%D/enum_type.cfg:1: model.name: must be one of \"convnet\" (got an integer: 3)");
+    /* (train.schedule, whose value list is fixed, unlike the model names) */
+    EXPECT_ERROR("enum_type.cfg", "train = { schedule = 3; };\n", PL_ERR_CONFIG,
+                 "%D/enum_type.cfg:1: train.schedule: must be one of \"constant\", \"step\", "
+                 "\"cosine\" (got an integer: 3)");
 
     /* Missing required keys: at the line of the section, else of the file. */
     EXPECT_ERROR("missing_required.cfg", MODEL_DATA "\ntrain = {\n    batch_size = 8;\n};\n",
@@ -254,6 +256,14 @@ static void test_errors(void)
                  "%D/nesterov.cfg:6: train.nesterov: Nesterov momentum needs train.momentum > 0");
     EXPECT_ERROR("warmup.cfg", MODEL_DATA "train = { epochs = 2; warmup_epochs = 2; };\n",
                  PL_ERR_CONFIG, "%D/warmup.cfg:3: train.warmup_epochs: must be < train.epochs (2) (got 2)");
+    /* CIFAR-10 has no standard place: at data.path's line, else the data group's. */
+    EXPECT_ERROR("cifar_no_path.cfg", "model = { name = \"convnet\"; };\ntrain = { epochs = 1; };\n"
+                 "data = { name = \"cifar10\"; };\n", PL_ERR_CONFIG,
+                 "%D/cifar_no_path.cfg:3: data.path: CIFAR-10 has no standard place; set "
+                 "data.path to the cifar-10-batches-bin folder");
+    EXPECT_ERROR("cifar_empty_path.cfg", "model = { name = \"convnet\"; };\ntrain = { epochs = 1; };\n"
+                 "data = {\n  name = \"cifar10\";\n  path = \"\";\n};\n", PL_ERR_CONFIG,
+                 "%D/cifar_empty_path.cfg:5: data.path: CIFAR-10 has no standard place");
 
     /* Files: a missing include, a syntax error, a redefinition, a missing experiment. */
     EXPECT_ERROR("missing_include.cfg", "seed = 1;\n@include \"common/nope.cfg\"\n", PL_ERR_CONFIG,

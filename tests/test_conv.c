@@ -201,6 +201,21 @@ static void test_special_shapes(void)
         {1, 64, 40, 40, 4, {3, 3, 1, 1, 1, 1, 1}},
         {1, 32, 64, 50, 4, {5, 5, 2, 2, 2, 2, 1}},
         {2, 64, 36, 36, 8, {3, 3, 1, 1, 1, 1, 2}},
+        /* taps that read only padding dropped (compacted weights): a 1x1
+         * plane batched and per image, a 2x2 plane at stride 2 (one output
+         * pixel, first kernel row and column dead), one axis only, grouped;
+         * and no live tap at all (output = bias) */
+        {5, 16, 1, 1, 12, {3, 3, 1, 1, 1, 1, 1}},
+        {1, 16, 1, 1, 12, {3, 3, 1, 1, 1, 1, 1}},
+        {3, 8, 2, 2, 12, {3, 3, 2, 2, 1, 1, 1}},
+        {2, 8, 1, 9, 6, {3, 3, 1, 1, 1, 1, 2}},
+        {1, 6, 3, 1, 4, {5, 5, 1, 1, 2, 2, 2}},
+        {2, 3, 1, 1, 4, {2, 2, 5, 5, 3, 3, 1}},
+        /* depthwise on tiny planes, full channel blocks transposed by
+         * gathers: 1x1, 2x2 at stride 2, 8x8 */
+        {4, 32, 1, 1, 32, {5, 5, 1, 1, 2, 2, 32}},
+        {3, 33, 2, 2, 33, {5, 5, 2, 2, 2, 2, 33}},
+        {2, 16, 8, 8, 16, {3, 3, 1, 1, 1, 1, 16}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
@@ -281,6 +296,8 @@ static void test_finite_differences(void)
         {1, 3, 6, 9, 2, {1, 7, 1, 1, 0, 3, 1}},    /* 1x7, asymmetric padding   */
         {2, 2, 17, 16, 3, {3, 3, 1, 1, 1, 1, 1}},  /* large plane, per image    */
         {1, 2, 17, 16, 2, {3, 3, 1, 1, 1, 1, 2}},  /* depthwise, row bands      */
+        {3, 4, 2, 2, 5, {3, 3, 2, 2, 1, 1, 1}},    /* dead taps dropped         */
+        {2, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 16}}, /* depthwise, lane gathers   */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fd_case(&cases[i], 0);
@@ -400,8 +417,10 @@ static void test_thread_invariance(void)
     /* big enough for the kernels' OpenMP loops to run in parallel */
     const conv_case band = {2, 32, 30, 28, 32, {3, 3, 1, 1, 1, 1, 32}};
     const conv_case small = {8, 48, 12, 12, 48, {5, 5, 1, 1, 2, 2, 48}};
+    const conv_case tiny = {32, 256, 2, 2, 256, {3, 3, 1, 1, 1, 1, 256}};
     thread_invariance_case(&band);
     thread_invariance_case(&small);
+    thread_invariance_case(&tiny);
 }
 
 int main(void)

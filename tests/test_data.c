@@ -114,7 +114,7 @@ static void test_round_trip(void)
     CHECK(rc == PL_OK, "load: %s", pl_last_error());
     CHECK(s.n == SN && s.c == 1 && s.h == SH && s.w == SW && s.classes == 10,
           "shape %d,%d,%d,%d classes %d", s.n, s.c, s.h, s.w, s.classes);
-    CHECK(s.mean == 0.0f && s.std == 1.0f, "no normalization recorded");
+    CHECK(s.mean[0] == 0.0f && s.std[0] == 1.0f && s.std[1] == 0.0f, "no normalization recorded");
     CHECK(strcmp(s.name, "imgs.gz") == 0, "name \"%s\"", s.name);
     float want[SP];
     for (int j = 0; j < SP; j++) want[j] = small_pixels[j] / 255.0f;
@@ -163,7 +163,7 @@ static void test_fashion_loader(void)
     CHECK(rc == PL_OK, "fashion load: %s", pl_last_error());
     const float m = DS_FASHION_MNIST_MEAN, sd = DS_FASHION_MNIST_STD;
     CHECK(train.n == SN && test.n == 4 && train.classes == 10, "sizes %d %d", train.n, test.n);
-    CHECK(train.mean == m && train.std == sd && test.mean == m && test.std == sd,
+    CHECK(train.mean[0] == m && train.std[0] == sd && test.mean[0] == m && test.std[0] == sd,
           "normalization recorded");
     CHECK(strcmp(train.name, "fashion-mnist-train") == 0 &&
               strcmp(test.name, "fashion-mnist-test") == 0,
@@ -315,7 +315,7 @@ static void test_errors(void)
  * label i % 10, so content identifies the example. */
 static ds_set toy_set(int n, int c, int h, int w)
 {
-    ds_set s = {.n = n, .c = c, .h = h, .w = w, .classes = 10, .mean = 0.0f, .std = 1.0f};
+    ds_set s = {.n = n, .c = c, .h = h, .w = w, .classes = 10, .mean = {0}, .std = {1, 1, 1, 1}};
     size_t per = (size_t)c * h * w;
     s.images = pl_xmalloc((size_t)n * per * sizeof(float));
     s.labels = pl_xmalloc((size_t)n * sizeof(int32_t));
@@ -344,7 +344,7 @@ static void test_split(void)
     int rc = ds_split(&train, &val, NV, 42);
     CHECK(rc == PL_OK, "split: %s", pl_last_error());
     CHECK(train.n == N - NV && val.n == NV, "sizes %d + %d", train.n, val.n);
-    CHECK(val.c == 1 && val.h == 2 && val.w == 3 && val.classes == 10 && val.std == 1.0f,
+    CHECK(val.c == 1 && val.h == 2 && val.w == 3 && val.classes == 10 && val.std[0] == 1.0f,
           "val inherits the shape");
     CHECK(strcmp(val.name, "toy-val") == 0 && strcmp(train.name, "toy") == 0, "names %s %s",
           val.name, train.name);
@@ -491,7 +491,8 @@ static void test_augment_moves_pixel(void)
 {
     enum { N = 3, H = 10, W = 10, PAD = 2, STEPS = 200 };
     const int py[N] = {2, 5, 0}, px[N] = {7, 3, 0}; /* example 2 sits in a corner */
-    ds_set s = {.n = N, .c = 2, .h = H, .w = W, .classes = 10, .mean = 0.25f, .std = 0.5f};
+    ds_set s = {.n = N, .c = 2, .h = H, .w = W, .classes = 10, .mean = {0.25f, 0.25f},
+                .std = {0.5f, 0.5f}};
     const float black = -0.5f, bright = 2.0f;
     s.images = pl_xmalloc(N * 2 * H * W * sizeof(float));
     s.labels = pl_xmalloc(N * sizeof(int32_t));

@@ -162,7 +162,12 @@ static void check_provenance(h5io_reader *r)
         pl_free(text);
         text = NULL;
     }
-    CHECK(h5io_read_attr_i64(r, "/", "schema_version", &i64) == 0 && i64 == 1, "schema_version");
+    char *schema = NULL;
+    CHECK(h5io_read_attr_string(r, "/", "schema", &schema) == 0 && h5io_schema_find(schema) &&
+              h5io_read_attr_i64(r, "/", "schema_version", &i64) == 0 &&
+              i64 == h5io_schema_find(schema)->version,
+          "schema_version is the schema's current version");
+    pl_free(schema);
     CHECK(h5io_read_attr_i64(r, "/", "seed", &i64) == 0 && i64 == 11, "seed");
     CHECK(h5io_read_attr_i64(r, "/", "threads", &i64) == 0 && i64 == 2, "threads");
 }
@@ -364,8 +369,8 @@ static void test_schema_errors(const char *good)
 {
     char name[64];
     const char *p = damaged(good, "version.h5");
-    set_root_attr_i64(p, "schema_version", 2);
-    CHECK_ERR(h5io_check(p, name, sizeof name), p, "/@schema_version: gos.baseline v2");
+    set_root_attr_i64(p, "schema_version", 99);
+    CHECK_ERR(h5io_check(p, name, sizeof name), p, "/@schema_version: gos.baseline v99");
 
     p = damaged(good, "noversion.h5");
     delete_attr(p, "/", "schema_version");
@@ -504,7 +509,7 @@ static void test_h5py(const char *path, const ig_graph *g)
     static const char *const script =
         "import sys, h5py, numpy\n"
         "f = h5py.File(sys.argv[1], 'r')\n"
-        "assert f.attrs['schema'] == 'gos.baseline' and int(f.attrs['schema_version']) == 1\n"
+        "assert f.attrs['schema'] == 'gos.baseline' and int(f.attrs['schema_version']) == 2\n"
         "assert f.attrs['config'].startswith('experiment')\n"
         "g = f['/graph']\n"
         "ops = list(g['opcodes'].asstr()[...])\n"
@@ -516,7 +521,8 @@ static void test_h5py(const char *path, const ig_graph *g)
         "assert w[1, 2, 0, 1] == numpy.float32(sys.argv[2]), (w[1, 2, 0, 1], sys.argv[2])\n"
         "assert g.attrs['param_count'] == g['param_counts'][...].sum()\n"
         "assert f['/train/loss'].shape == (3,) and f['/metrics'].attrs['test_accuracy'] == 0.875\n"
-        "assert f['/data'].attrs['dataset'] == 'fashion-mnist'\n";
+        "assert f['/data'].attrs['dataset'] == 'fashion-mnist'\n"
+        "assert f['/data/mean'].shape == (3,) and f['/data/std'].shape == (3,)\n";
     const char *script_path = in_dir("read.py");
     FILE *f = fopen(script_path, "w");
     fputs(script, f);

@@ -159,8 +159,12 @@ void ds_gather_augmented(const ds_set *s, const int32_t *idx, int count, float *
     int h = s->h, w = s->w;
     PL_ASSERT(pad >= 0 && pad < h && pad < w);
     size_t plane = (size_t)h * w, per = (size_t)s->c * plane;
-    /* A raw black pixel after normalization: what the padding reads as. */
-    float black = s->std > 0 ? (float)((0.0 - s->mean) / s->std) : 0.0f;
+    PL_ASSERT(s->c >= 1 && s->c <= DS_MAX_CHANNELS);
+    /* A raw black pixel after normalization, per channel: what the padding
+     * reads as. */
+    float black_of[DS_MAX_CHANNELS];
+    for (int ch = 0; ch < s->c; ch++)
+        black_of[ch] = s->std[ch] > 0 ? (float)((0.0 - s->mean[ch]) / s->std[ch]) : 0.0f;
     for (int i = 0; i < count; i++) {
         int32_t e = idx[i];
         PL_ASSERT(e >= 0 && e < s->n);
@@ -170,6 +174,7 @@ void ds_gather_augmented(const ds_set *s, const int32_t *idx, int count, float *
         for (int ch = 0; ch < s->c; ch++) {
             const float *src = s->images + (size_t)e * per + (size_t)ch * plane;
             float *dst = images + (size_t)i * per + (size_t)ch * plane;
+            float black = black_of[ch];
             for (int y = 0; y < h; y++) {
                 int sy = y + dy;
                 float *row = dst + (size_t)y * w;

@@ -232,8 +232,8 @@ static int load_idx(idx_files *f, const char *images_path, const char *labels_pa
     s->h = (int)ih[1];
     s->w = (int)ih[2];
     s->classes = classes;
-    s->mean = mean;
-    s->std = std;
+    s->mean[0] = mean;
+    s->std[0] = std;
     const char *base = strrchr(images_path, '/');
     snprintf(s->name, sizeof s->name, "%s", base ? base + 1 : images_path);
     void *images = NULL, *labels_mem = NULL;

@@ -78,8 +78,8 @@ static const h5io_entry baseline_entries[] = {
     ATTR("/metrics", "images_per_second", H5IO_T_F64),
     GROUP("/data"),
     ATTR("/data", "dataset", H5IO_T_STRING),
-    ATTR("/data", "mean", H5IO_T_F64),
-    ATTR("/data", "std", H5IO_T_F64),
+    DSET1("/data/mean", H5IO_T_F64, H5IO_ANY),
+    DSET1("/data/std", H5IO_T_F64, H5IO_LIKE("/data/mean", 0)),
     ATTR("/data", "input_c", H5IO_T_I64),
     ATTR("/data", "input_h", H5IO_T_I64),
     ATTR("/data", "input_w", H5IO_T_I64),
@@ -103,7 +103,7 @@ static const h5io_entry checkpoint_entries[] = {
 };
 
 static const h5io_schema schemas[] = {
-    {"gos.baseline", 1, "a trained model: graph, weights, training curves, accuracy",
+    {"gos.baseline", 2, "a trained model: graph, weights, training curves, accuracy",
      baseline_entries, COUNT_OF(baseline_entries)},
     {"gos.checkpoint", 1, "training state to resume from: graph, optimizer, progress",
      checkpoint_entries, COUNT_OF(checkpoint_entries)},

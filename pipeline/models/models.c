@@ -4,6 +4,7 @@
 #include "pl_err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef int (*model_builder)(ig_graph *g, const model_spec *spec, model_nodes *out);
@@ -13,6 +14,12 @@ static const struct {
     model_builder build;
 } registry[] = {
     {"convnet", model_build_convnet},
+    {"resnet18", model_build_resnet18},
+    {"resnet18_small", model_build_resnet18_small},
+    {"mobilenetv3_large", model_build_mobilenetv3_large},
+    {"mobilenetv3_small", model_build_mobilenetv3_small},
+    {"inceptionv3", model_build_inceptionv3},
+    {"inceptionv3_small", model_build_inceptionv3_small},
 };
 enum { N_MODELS = sizeof registry / sizeof registry[0] };
 
@@ -40,7 +47,12 @@ int model_build(ig_graph *g, const model_spec *spec, model_nodes *out)
 
 int model_scaled_channels(int base, float width, int divisor)
 {
-    double exact = base * (double)width;
+    /* width is a float (from config): scale by the decimal it was written as
+     * (floats keep 6 significant digits), as torchvision's double width_mult
+     * does: 240 * 0.35 is 84 (-> 88) but 240 * 0.35f is 83.99999 (-> 80). */
+    char decimal[32];
+    snprintf(decimal, sizeof decimal, "%.6g", (double)width);
+    double exact = base * strtod(decimal, NULL);
     int c = (int)(exact + divisor / 2.0) / divisor * divisor;
     if (c < divisor) c = divisor;
     if (c < 0.9 * exact) c += divisor;

@@ -17,11 +17,15 @@
  *   for sgemm (speed within noise of the untiled version).
  * Backward of the im2col path: dweight += dout * col^T (beta = 1), and
  * dinp += col2im(W^T * dout).
- * The copies around sgemm (im2col, col2im, scatter, gather) are serial: they
- * are cheap next to sgemm (and were measured 2-4x slower in parallel with the
- * pthread OpenBLAS build; the project now links the OpenMP build, where this
- * is worth measuring again). col2im adds in a fixed order, so every result
- * but sgemm's own is independent of the thread count. */
+ * Kernel taps that read only padding (3x3 on a 1x1 plane: all but the
+ * centre) are dropped from the column matrix: the plan narrows the kernel to
+ * the live rows and columns of taps, and the weights (and dweight) go through
+ * a compacted copy in the workspace.
+ * The copies around sgemm (im2col, col2im, scatter, gather, compaction) run
+ * in parallel with OpenMP, which OpenBLAS shares (its OpenMP build): each
+ * output float is written by one thread in a fixed order (col2im is split by
+ * image and channel), so every result but sgemm's own is independent of the
+ * thread count. */
 #include "nn_conv_internal.h"
 
 #include "pl_err.h"
@@ -33,6 +37,38 @@
 #define BATCH_COLUMNS   1024 /* target column count of a shared column matrix  */
 #define TILE_FLOATS     (1 << 18) /* column matrix size per tile on large planes */
 #define LANES           16   /* independent partial sums in reductions         */
+#define OMP_MIN_COPY    32768 /* floats below which a copy loop stays serial   */
+
+/* Live taps [*lo, *hi) along one axis: those that read the input for some
+ * output index (dead taps inside the range stay). *lo == *hi when none. */
+static void live_taps(int k, int out_len, int in_len, int stride, int pad, int *lo, int *hi)
+{
+    *lo = k, *hi = 0;
+    for (int t = 0; t < k; t++) {
+        int a, b;
+        nn_conv_valid_range(out_len, in_len, stride, t - pad, &a, &b);
+        if (a < b) {
+            if (t < *lo) *lo = t;
+            *hi = t + 1;
+        }
+    }
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* Narrows the plan's kernel to its live taps (see the file comment). */
+static void drop_dead_taps(nn_conv_plan *s)
+{
+    int h0, h1, w0, w1;
+    live_taps(s->KH, s->OH, s->H, s->SH, s->PH, &h0, &h1);
+    live_taps(s->KW, s->OW, s->W, s->SW, s->PW, &w0, &w1);
+    if (h0 == h1 || w0 == w1) return; /* output is the bias alone: keep the zeros */
+    if (h1 - h0 == s->KH && w1 - w0 == s->KW) return;
+    s->kh0 = h0, s->kw0 = w0;
+    s->KH = h1 - h0, s->KW = w1 - w0;
+    s->PH -= h0, s->PW -= w0;
+    s->K = s->Cg * s->KH * s->KW;
+    s->compact = 1;
+}
 
 /* Validates the dimensions and picks the path. */
 static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_params *p)
@@ -54,6 +90,7 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
     const int small_plane = s.P < BATCH_MAX_PLANE && N > 1;
     s.batch = 1;
     s.tile_rows = s.OH;
+    s.FKH = s.KH, s.FKW = s.KW, s.kh0 = s.kw0 = 0, s.FK = s.K, s.compact = 0;
     if (s.G == C && OC == C) {
         s.path = NN_CONV_DEPTHWISE;
     } else if (pointwise && (s.P == 1 || !small_plane)) {
@@ -62,6 +99,7 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
         /* small planes, pointwise included: the copy into a shared column
          * matrix costs less than sgemm loses on a narrow N */
         s.path = NN_CONV_IM2COL;
+        drop_dead_taps(&s);
         if (small_plane) {
             int want = (BATCH_COLUMNS + s.P - 1) / s.P;
             s.batch = want < N ? want : N;
@@ -80,6 +118,7 @@ size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_par
     size_t cols = (size_t)s.batch * s.tile_rows * s.OW;
     size_t need = (size_t)s.K * cols;              /* column matrix            */
     if (s.batch > 1) need += (size_t)s.OCg * cols; /* product / gathered dout  */
+    if (s.compact) need += 2 * (size_t)s.OCg * s.K; /* compacted weight, dweight */
     return need;
 }
 
@@ -108,9 +147,65 @@ static void bias_backward(float *dbias, const float *dout, int N, int OC, int P)
 
 /* ---------------------------------------------------------------- im2col */
 
+/* Floats of the column matrix (and of the product or gathered dout that
+ * follows it when images share it). */
+static size_t plan_columns(const nn_conv_plan *s) { return (size_t)s->batch * s->tile_rows * s->OW; }
+
+/* The compacted weight and dweight of one group, (OCg, K) each, after the
+ * column matrix and product in the workspace. */
+static float *compact_buf(float *work, const nn_conv_plan *s)
+{
+    const size_t cols = plan_columns(s);
+    return work + (size_t)s->K * cols + (s->batch > 1 ? (size_t)s->OCg * cols : 0);
+}
+
+/* wc (OCg, Cg, KH, KW) = the live taps of w (OCg, Cg, FKH, FKW). */
+static void compact_weights(float *wc, const float *w, const nn_conv_plan *s)
+{
+    const long rows = (long)s->OCg * s->Cg;
+#pragma omp parallel for schedule(static) if (rows * s->FKH * s->FKW > OMP_MIN_COPY)
+    for (long r = 0; r < rows; r++)
+        for (int a = 0; a < s->KH; a++)
+            memcpy(wc + ((size_t)r * s->KH + a) * s->KW,
+                   w + (size_t)r * s->FKH * s->FKW + (size_t)(s->kh0 + a) * s->FKW + s->kw0,
+                   sizeof(float) * s->KW);
+}
+
+/* dw (OCg, Cg, FKH, FKW) += dwc (OCg, Cg, KH, KW) at the live taps. */
+static void expand_dweight(float *dw, const float *dwc, const nn_conv_plan *s)
+{
+    const long rows = (long)s->OCg * s->Cg;
+#pragma omp parallel for schedule(static) if (rows * s->KH * s->KW > OMP_MIN_COPY)
+    for (long r = 0; r < rows; r++)
+        for (int a = 0; a < s->KH; a++) {
+            float *d = dw + (size_t)r * s->FKH * s->FKW + (size_t)(s->kh0 + a) * s->FKW + s->kw0;
+            const float *src = dwc + ((size_t)r * s->KH + a) * s->KW;
+            for (int b = 0; b < s->KW; b++) d[b] += src[b];
+        }
+}
+
+/* One output row of a column matrix: d[ow] = srow[ow*sw + off] for ow in
+ * [lo, hi), zero elsewhere in [0, n). Inline loops, not memcpy: on small
+ * planes rows are a few floats long. */
+static inline void im2col_row(float *restrict d, const float *restrict srow, int lo, int hi, int n,
+                              int sw, int off)
+{
+    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+    if (sw == 1) {
+        const float *restrict src = srow + off;
+        for (int ow = lo; ow < hi; ow++) d[ow] = src[ow];
+    } else if (sw == 2) {
+        const float *restrict src = srow + off;
+        for (int ow = lo; ow < hi; ow++) d[ow] = src[2 * ow];
+    } else {
+        for (int ow = lo; ow < hi; ow++) d[ow] = srow[ow * sw + off];
+    }
+    for (int ow = hi; ow < n; ow++) d[ow] = 0.0f;
+}
+
 /* Column matrix of output rows [oh0, oh0+rows) of nimg images for one
  * group: col row r = (c, kh, kw) of ldcol floats, image i at columns
- * [i*rows*OW, (i+1)*rows*OW).
+ * [i*rows*OW, (i+1)*rows*OW). Parallel over rows r.
  * col (K, ldcol); img: the group's first channel of the first image, images
  * img_stride floats apart, each (Cg,H,W). */
 static void im2col(float *col, int ldcol, const float *img, size_t img_stride, int nimg, int oh0,
@@ -118,6 +213,7 @@ static void im2col(float *col, int ldcol, const float *img, size_t img_stride, i
 {
     const size_t HW = (size_t)s->H * s->W, tile = (size_t)rows * s->OW;
     const int same_plane = s->OH == s->H && s->OW == s->W && s->SH == 1 && s->SW == 1;
+#pragma omp parallel for schedule(static) if ((long)s->K * nimg * tile > OMP_MIN_COPY)
     for (int r = 0; r < s->K; r++) {
         const int c = r / (s->KH * s->KW), kh = r / s->KW % s->KH, kw = r % s->KW;
         const int off = kw - s->PW;
@@ -135,39 +231,38 @@ static void im2col(float *col, int ldcol, const float *img, size_t img_stride, i
                 float *drow = dst + (size_t)(oh - oh0) * s->OW;
                 int ih = oh * s->SH - s->PH + kh;
                 if (ih < 0 || ih >= s->H) {
-                    memset(drow, 0, sizeof(float) * s->OW);
+                    for (int ow = 0; ow < s->OW; ow++) drow[ow] = 0.0f;
                     continue;
                 }
-                const float *srow = plane + (size_t)ih * s->W;
-                for (int ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
-                if (s->SW == 1) {
-                    memcpy(drow + lo, srow + lo + off, sizeof(float) * (hi - lo));
-                } else {
-                    for (int ow = lo; ow < hi; ow++) drow[ow] = srow[ow * s->SW + off];
-                }
-                for (int ow = hi; ow < s->OW; ow++) drow[ow] = 0.0f;
+                im2col_row(drow, plane + (size_t)ih * s->W, lo, hi, s->OW, s->SW, off);
             }
         }
     }
 }
 
-/* Inverse of im2col, accumulating: img += col2im(col). Same layouts. */
+/* Inverse of im2col, accumulating: img += col2im(col). Same layouts.
+ * Parallel over (image, channel): each input plane is summed by one thread,
+ * in the same order whatever the thread count. */
 static void col2im_add(float *img, size_t img_stride, int nimg, const float *col, int ldcol,
                        int oh0, int rows, const nn_conv_plan *s)
 {
     const size_t HW = (size_t)s->H * s->W, tile = (size_t)rows * s->OW;
-    for (int i = 0; i < nimg; i++) {
-        for (int r = 0; r < s->K; r++) {
-            int c = r / (s->KH * s->KW), kh = r / s->KW % s->KH, kw = r % s->KW;
-            float *plane = img + i * img_stride + (size_t)c * HW;
+    const int taps = s->KH * s->KW;
+    const long planes = (long)nimg * s->Cg;
+#pragma omp parallel for schedule(static) if ((long)s->K * nimg * tile > OMP_MIN_COPY)
+    for (long t = 0; t < planes; t++) {
+        const int i = (int)(t / s->Cg), c = (int)(t % s->Cg);
+        float *plane = img + i * img_stride + (size_t)c * HW;
+        for (int r = c * taps; r < (c + 1) * taps; r++) {
+            int kh = r / s->KW % s->KH, kw = r % s->KW;
             const float *src = col + (size_t)r * ldcol + i * tile;
             int off = kw - s->PW, lo, hi;
             nn_conv_valid_range(s->OW, s->W, s->SW, off, &lo, &hi);
             for (int oh = oh0; oh < oh0 + rows; oh++) {
                 int ih = oh * s->SH - s->PH + kh;
                 if (ih < 0 || ih >= s->H) continue;
-                float *irow = plane + (size_t)ih * s->W;
-                const float *crow = src + (size_t)(oh - oh0) * s->OW;
+                float *restrict irow = plane + (size_t)ih * s->W;
+                const float *restrict crow = src + (size_t)(oh - oh0) * s->OW;
                 if (s->SW == 1) {
                     for (int ow = lo; ow < hi; ow++) irow[ow + off] += crow[ow];
                 } else {
@@ -185,6 +280,32 @@ static void fill_bias(float *out /* (count,P) */, const float *bias /* (count) *
         float *plane = out + (size_t)o * P;
         for (int j = 0; j < P; j++) plane[j] = bias[o];
     }
+}
+
+/* o: nb images (OCg, P), OC*P floats apart, = prod (OCg, nb*P) + bias. */
+static void scatter_product(float *o, const float *prod, const float *bias, int nb,
+                            const nn_conv_plan *s)
+{
+    const size_t cols = (size_t)nb * s->P;
+#pragma omp parallel for schedule(static) if ((long)s->OCg * cols > OMP_MIN_COPY)
+    for (int oc = 0; oc < s->OCg; oc++) {
+        const float b = bias ? bias[oc] : 0.0f;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict src = prod + (size_t)oc * cols + (size_t)i * s->P;
+            float *restrict dst = o + ((size_t)i * s->OC + oc) * s->P;
+            for (int j = 0; j < s->P; j++) dst[j] = src[j] + b;
+        }
+    }
+}
+
+/* gathered (OCg, nb*P) = dy: nb images (OCg, P), OC*P floats apart. */
+static void gather_dout(float *gathered, const float *dy, int nb, const nn_conv_plan *s)
+{
+#pragma omp parallel for schedule(static) if ((long)s->OCg * nb * s->P > OMP_MIN_COPY)
+    for (int oc = 0; oc < s->OCg; oc++)
+        for (int i = 0; i < nb; i++)
+            memcpy(gathered + ((size_t)oc * nb + i) * s->P, dy + ((size_t)i * s->OC + oc) * s->P,
+                   sizeof(float) * s->P);
 }
 
 /* --------------------------------------------------------------- forward */
@@ -227,15 +348,21 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
     }
     PL_ASSERT(work);
     float *col = work;
-    for (int n0 = 0; n0 < N; n0 += s.batch) {
-        const int nb = N - n0 < s.batch ? N - n0 : s.batch;
-        for (int g = 0; g < s.G; g++) {
-            const float *wg = weight + (size_t)g * s.OCg * s.K;                  /* (OCg,K) */
+    float *wbuf = compact_buf(work, &s); /* used when s.compact */
+    for (int g = 0; g < s.G && N > 0; g++) {
+        const float *wg = weight + (size_t)g * s.OCg * s.FK; /* (OCg,K) */
+        const float *bg = bias ? bias + (size_t)g * s.OCg : NULL;
+        if (s.compact) {
+            compact_weights(wbuf, wg, &s);
+            wg = wbuf;
+        }
+        for (int n0 = 0; n0 < N; n0 += s.batch) {
+            const int nb = N - n0 < s.batch ? N - n0 : s.batch;
             const float *x = inp + ((size_t)n0 * C + (size_t)g * s.Cg) * HW;     /* (nb,Cg,H,W) */
             float *o = out + ((size_t)n0 * OC + (size_t)g * s.OCg) * s.P; /* (OCg,P), images OC*P apart */
             if (nb == 1) {
                 /* one image, in tiles of output rows */
-                if (bias) fill_bias(o, bias + (size_t)g * s.OCg, s.OCg, s.P);
+                if (bg) fill_bias(o, bg, s.OCg, s.P);
                 for (int oh0 = 0; oh0 < s.OH; oh0 += s.tile_rows) {
                     const int rows = s.OH - oh0 < s.tile_rows ? s.OH - oh0 : s.tile_rows;
                     const int cols = rows * s.OW;
@@ -251,14 +378,7 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
             im2col(col, cols, x, (size_t)C * HW, nb, 0, s.OH, &s);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K, 1.0f,
                         wg, s.K, col, cols, 0.0f, prod, cols);
-            for (int oc = 0; oc < s.OCg; oc++) {
-                float b = bias ? bias[g * s.OCg + oc] : 0.0f;
-                for (int i = 0; i < nb; i++) {
-                    const float *src = prod + (size_t)oc * cols + (size_t)i * s.P;
-                    float *dst = o + ((size_t)i * OC + oc) * s.P;
-                    for (int j = 0; j < s.P; j++) dst[j] = src[j] + b;
-                }
-            }
+            scatter_product(o, prod, bg, nb, &s);
         }
     }
 }
@@ -312,20 +432,26 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
     }
     PL_ASSERT(work);
     float *col = work;
-    for (int n0 = 0; n0 < N; n0 += s.batch) {
-        const int nb = N - n0 < s.batch ? N - n0 : s.batch;
-        for (int g = 0; g < s.G; g++) {
-            const float *wg = weight + (size_t)g * s.OCg * s.K; /* (OCg,K) */
+    float *wbuf = compact_buf(work, &s);           /* compacted weight, when s.compact  */
+    float *dwbuf = wbuf + (size_t)s.OCg * s.K;     /* compacted dweight                 */
+    for (int g = 0; g < s.G && N > 0; g++) {
+        const float *wg = weight + (size_t)g * s.OCg * s.FK; /* (OCg,K) */
+        float *dwg = dweight ? dweight + (size_t)g * s.OCg * s.FK : NULL;
+        if (s.compact) {
+            if (dinp) compact_weights(wbuf, wg, &s);
+            if (dwg) memset(dwbuf, 0, sizeof(float) * (size_t)s.OCg * s.K);
+            wg = wbuf;
+        }
+        float *dw_acc = s.compact ? dwbuf : dwg; /* (OCg,K), accumulated over chunks */
+        for (int n0 = 0; n0 < N; n0 += s.batch) {
+            const int nb = N - n0 < s.batch ? N - n0 : s.batch;
             const size_t xoff = ((size_t)n0 * C + (size_t)g * s.Cg) * HW;
             /* dy: this group's dout as (OCg, nb*P), rows ld_dy apart */
             const float *dy = dout + ((size_t)n0 * OC + (size_t)g * s.OCg) * s.P;
             int ld_dy = s.P;
             if (nb > 1) {
                 float *gathered = col + (size_t)s.K * nb * s.P;
-                for (int oc = 0; oc < s.OCg; oc++)
-                    for (int i = 0; i < nb; i++)
-                        memcpy(gathered + ((size_t)oc * nb + i) * s.P,
-                               dy + ((size_t)i * OC + oc) * s.P, sizeof(float) * s.P);
+                gather_dout(gathered, dy, nb, &s);
                 dy = gathered;
                 ld_dy = nb * s.P;
             }
@@ -333,11 +459,10 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
                 const int rows = s.OH - oh0 < s.tile_rows ? s.OH - oh0 : s.tile_rows;
                 const int cols = nb * rows * s.OW;
                 const float *dy_tile = dy + (size_t)oh0 * s.OW; /* oh0 > 0 only when nb == 1 */
-                if (dweight) {
+                if (dwg) {
                     im2col(col, cols, inp + xoff, (size_t)C * HW, nb, oh0, rows, &s);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.OCg, s.K, cols, 1.0f,
-                                dy_tile, ld_dy, col, cols, 1.0f, dweight + (size_t)g * s.OCg * s.K,
-                                s.K);
+                                dy_tile, ld_dy, col, cols, 1.0f, dw_acc, s.K);
                 }
                 if (dinp) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, cols, s.OCg, 1.0f,
@@ -346,5 +471,6 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
                 }
             }
         }
+        if (s.compact && dwg) expand_dweight(dwg, dwbuf, &s);
     }
 }

@@ -8,18 +8,22 @@
  * valid taps (border tests per pixel and tap, shared by the CB channels); the
  * inner loops run over the CB lanes, which gcc vectorizes. Channels past C in
  * the last block are zero lanes, computed and dropped.
- * - forward and dinp: parallel over (image, channel block); dinp scatters
- *   dout through the kernel in the lane domain, so any stride works.
+ * - forward and dinp: parallel over (channel block, run of images), the
+ *   block's weights transposed once per task (on 1x1 and 2x2 planes the
+ *   weights outweigh the image); dinp scatters dout through the kernel in
+ *   the lane domain, so any stride works.
  * - dweight: parallel over channel blocks, each summing its images in order.
  * All sums are in a fixed order: results do not depend on the thread count. */
 #include "nn_conv_internal.h"
 
+#include <omp.h>
 #include <string.h>
 
 #define CB           16    /* channels per block: vector lanes           */
 #define CB_BUF       16384 /* floats of the per-thread block buffer      */
 #define CB_MAX_TAPS  64    /* KH*KW these kernels handle                 */
 #define OMP_MIN_WORK 262144 /* multiply-adds below which loops stay serial */
+#define SHORT_ROW    64    /* rows up to this many floats: transposed by gathers */
 
 int nn_conv_dw_small_fits(const nn_conv_plan *s)
 {
@@ -27,9 +31,19 @@ int nn_conv_dw_small_fits(const nn_conv_plan *s)
 }
 
 /* lanes (n, CB) = transpose of cb rows of n floats at src, rows src_stride
- * apart; lanes past cb are zero. */
+ * apart; lanes past cb are zero. Short rows (tiny planes) go pixel by pixel,
+ * a gather of the CB channels each, instead of a few-float loop per channel. */
 static void to_lanes(float *lanes, const float *src, size_t src_stride, int cb, int n)
 {
+    if (n <= SHORT_ROW && cb == CB) {
+        for (int p = 0; p < n; p++) {
+            float *restrict d = lanes + (size_t)p * CB;
+            const float *restrict col = src + p;
+#pragma omp simd
+            for (int j = 0; j < CB; j++) d[j] = col[j * src_stride];
+        }
+        return;
+    }
     for (int j = 0; j < cb; j++) {
         const float *row = src + j * src_stride;
         for (int p = 0; p < n; p++) lanes[(size_t)p * CB + j] = row[p];
@@ -42,6 +56,20 @@ static void to_lanes(float *lanes, const float *src, size_t src_stride, int cb, 
 static void from_lanes(float *dst, size_t dst_stride, const float *lanes, int cb, int n,
                        int accumulate)
 {
+    if (n <= SHORT_ROW && cb == CB) {
+        for (int p = 0; p < n; p++) {
+            const float *restrict l = lanes + (size_t)p * CB;
+            float *restrict col = dst + p;
+            if (accumulate) {
+#pragma omp simd
+                for (int j = 0; j < CB; j++) col[j * dst_stride] += l[j];
+            } else {
+#pragma omp simd
+                for (int j = 0; j < CB; j++) col[j * dst_stride] = l[j];
+            }
+        }
+        return;
+    }
     for (int j = 0; j < cb; j++) {
         float *row = dst + j * dst_stride;
         if (accumulate) {
@@ -64,41 +92,64 @@ static inline void tap_range(int o, int stride, int pad, int k, int in_len, int 
 /* Number of channels in the block starting at c0. */
 static int block_width(const nn_conv_plan *s, int c0) { return s->C - c0 < CB ? s->C - c0 : CB; }
 
+/* Work split of the forward and dinp loops: (channel block, run of images)
+ * tasks, the images of a block in runs so that small channel counts still
+ * give every thread work; the block's weights are transposed once per task.
+ * Each output is computed by one task alone, so the split does not change
+ * results. */
+static int image_runs(const nn_conv_plan *s, int blocks)
+{
+    const int want = 4 * omp_get_max_threads(); /* tasks for load balance */
+    int runs = blocks >= want ? 1 : (want + blocks - 1) / blocks;
+    return runs < s->N ? runs : s->N > 0 ? s->N : 1;
+}
+
+/* One output pixel's channel lanes: y (CB) = b + taps of x through w. */
+static inline void pixel_forward(float *restrict y, const float *restrict xl,
+                                 const float *restrict wl, const float *restrict bl, int oh,
+                                 int ow, const nn_conv_plan *s)
+{
+    int kh_lo, kh_hi, kw_lo, kw_hi;
+    tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
+    tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
+    float acc[CB];
+    for (int j = 0; j < CB; j++) acc[j] = bl[j];
+    for (int kh = kh_lo; kh < kh_hi; kh++) {
+        const int ih = oh * s->SH - s->PH + kh;
+        for (int kw = kw_lo; kw < kw_hi; kw++) {
+            const int iw = ow * s->SW - s->PW + kw;
+            const float *restrict x = xl + ((size_t)ih * s->W + iw) * CB;
+            const float *restrict w = wl + (size_t)(kh * s->KW + kw) * CB;
+#pragma omp simd
+            for (int j = 0; j < CB; j++) acc[j] += w[j] * x[j];
+        }
+    }
+    for (int j = 0; j < CB; j++) y[j] = acc[j];
+}
+
 void nn_conv_dw_small_forward(float *out, const float *inp, const float *weight, const float *bias,
                               const nn_conv_plan *s)
 {
     const int blocks = (s->C + CB - 1) / CB, taps = s->KH * s->KW;
     const size_t HW = (size_t)s->H * s->W;
-    const long tasks = (long)s->N * blocks;
-#pragma omp parallel for schedule(static) if (tasks * CB * s->P * taps > OMP_MIN_WORK)
+    const int runs = image_runs(s, blocks), per_run = (s->N + runs - 1) / runs;
+    const long tasks = (long)blocks * runs;
+#pragma omp parallel for schedule(static) if ((long)s->N * blocks * CB * s->P * taps > OMP_MIN_WORK)
     for (long t = 0; t < tasks; t++) {
-        const int n = (int)(t / blocks), c0 = (int)(t % blocks) * CB, cb = block_width(s, c0);
+        const int c0 = (int)(t / runs) * CB, cb = block_width(s, c0);
+        const int n_lo = (int)(t % runs) * per_run;
+        const int n_hi = n_lo + per_run < s->N ? n_lo + per_run : s->N;
         float buf[CB_BUF], wl[CB_MAX_TAPS * CB], bl[CB] = {0};
         float *xl = buf, *yl = buf + HW * CB; /* (HW, CB) and (P, CB) */
-        to_lanes(xl, inp + ((size_t)n * s->C + c0) * HW, HW, cb, (int)HW);
         to_lanes(wl, weight + (size_t)c0 * taps, (size_t)taps, cb, taps);
         for (int j = 0; j < cb && bias; j++) bl[j] = bias[c0 + j];
-        for (int oh = 0; oh < s->OH; oh++) {
-            int kh_lo, kh_hi;
-            tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
-            for (int ow = 0; ow < s->OW; ow++) {
-                int kw_lo, kw_hi;
-                tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
-                float *restrict y = yl + ((size_t)oh * s->OW + ow) * CB;
-                for (int j = 0; j < CB; j++) y[j] = bl[j];
-                for (int kh = kh_lo; kh < kh_hi; kh++) {
-                    const int ih = oh * s->SH - s->PH + kh;
-                    for (int kw = kw_lo; kw < kw_hi; kw++) {
-                        const int iw = ow * s->SW - s->PW + kw;
-                        const float *restrict x = xl + ((size_t)ih * s->W + iw) * CB;
-                        const float *restrict w = wl + (size_t)(kh * s->KW + kw) * CB;
-#pragma omp simd
-                        for (int j = 0; j < CB; j++) y[j] += w[j] * x[j];
-                    }
-                }
-            }
+        for (int n = n_lo; n < n_hi; n++) {
+            to_lanes(xl, inp + ((size_t)n * s->C + c0) * HW, HW, cb, (int)HW);
+            for (int oh = 0; oh < s->OH; oh++)
+                for (int ow = 0; ow < s->OW; ow++)
+                    pixel_forward(yl + ((size_t)oh * s->OW + ow) * CB, xl, wl, bl, oh, ow, s);
+            from_lanes(out + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, yl, cb, s->P, 0);
         }
-        from_lanes(out + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, yl, cb, s->P, 0);
     }
 }
 
@@ -160,16 +211,21 @@ void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, c
     const size_t HW = (size_t)s->H * s->W;
     const long work = (long)s->N * blocks * CB * s->P * taps;
     if (dinp) {
-        const long tasks = (long)s->N * blocks;
+        const int runs = image_runs(s, blocks), per_run = (s->N + runs - 1) / runs;
+        const long tasks = (long)blocks * runs;
 #pragma omp parallel for schedule(static) if (work > OMP_MIN_WORK)
         for (long t = 0; t < tasks; t++) {
-            const int n = (int)(t / blocks), c0 = (int)(t % blocks) * CB, cb = block_width(s, c0);
+            const int c0 = (int)(t / runs) * CB, cb = block_width(s, c0);
+            const int n_lo = (int)(t % runs) * per_run;
+            const int n_hi = n_lo + per_run < s->N ? n_lo + per_run : s->N;
             float buf[CB_BUF], wl[CB_MAX_TAPS * CB];
             float *dxl = buf, *dyl = buf + HW * CB; /* (HW, CB) and (P, CB) */
-            to_lanes(dyl, dout + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, cb, s->P);
             to_lanes(wl, weight + (size_t)c0 * taps, (size_t)taps, cb, taps);
-            block_dinp(dxl, dyl, wl, s);
-            from_lanes(dinp + ((size_t)n * s->C + c0) * HW, HW, dxl, cb, (int)HW, 1);
+            for (int n = n_lo; n < n_hi; n++) {
+                to_lanes(dyl, dout + ((size_t)n * s->C + c0) * s->P, (size_t)s->P, cb, s->P);
+                block_dinp(dxl, dyl, wl, s);
+                from_lanes(dinp + ((size_t)n * s->C + c0) * HW, HW, dxl, cb, (int)HW, 1);
+            }
         }
     }
     if (dweight) {

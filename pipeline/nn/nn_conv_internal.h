@@ -11,6 +11,13 @@ typedef struct {
     int KH, KW, SH, SW, PH, PW;
     int G, Cg, OCg; /* groups, input and output channels per group */
     int K;          /* Cg*KH*KW: rows of the column matrix          */
+    /* im2col path: kernel taps whose every read lands in the padding are
+     * dropped. Then KH, KW, PH, PW and K above describe the live taps, rows
+     * [kh0, kh0+KH) and columns [kw0, kw0+KW) of the full FKH x FKW kernel
+     * (PH, PW lowered by kh0, kw0), and the weights are compacted. */
+    int FKH, FKW, kh0, kw0;
+    int FK;         /* Cg*FKH*FKW: floats per output channel of weight */
+    int compact;    /* FK != K: some taps dropped                    */
     int P;          /* OH*OW: output pixels per plane               */
     int path;       /* NN_CONV_DEPTHWISE, _POINTWISE or _IM2COL     */
     int batch;      /* images per column matrix (im2col path)       */

@@ -151,8 +151,14 @@ static int write_baseline_body(h5io_writer *w, const trainer *t, double test_los
                                t->train_seconds > 0 ? t->images_trained / t->train_seconds : 0));
     PL_TRY(h5io_write_group(w, "/data"));
     PL_TRY(h5io_write_attr_string(w, "/data", "dataset", t->cfg->data.name));
-    PL_TRY(h5io_write_attr_f64(w, "/data", "mean", t->train.mean));
-    PL_TRY(h5io_write_attr_f64(w, "/data", "std", t->train.std));
+    double mean[DS_MAX_CHANNELS], std[DS_MAX_CHANNELS]; /* (src_c) */
+    for (int c = 0; c < t->src_c; c++) {
+        mean[c] = t->train.mean[c];
+        std[c] = t->train.std[c];
+    }
+    int64_t channels[1] = {t->src_c};
+    PL_TRY(h5io_write_f64(w, "/data/mean", mean, 1, channels));
+    PL_TRY(h5io_write_f64(w, "/data/std", std, 1, channels));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_c", t->src_c));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_h", t->in_h));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_w", t->in_w));

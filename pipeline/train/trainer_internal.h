@@ -21,7 +21,10 @@ typedef struct {
     ds_set train, val, test;   /* normalized images, (n, c, h, w)                */
     int    src_c, src_h, src_w;/* dataset image shape                            */
     int    in_h, in_w;         /* model input (>= source; zero-padded, centered) */
-    float  pad_value;          /* a black pixel after normalization              */
+    float  pad_value[DS_MAX_CHANNELS]; /* (src_c) a black pixel after
+                                  normalization, per channel                    */
+    int    crop_pad;           /* augmentation: crop offsets in [-pad, pad]      */
+    int    flip;               /* augmentation: 1 when mirroring keeps labels    */
 
     ig_graph   *g;
     model_nodes nodes;
