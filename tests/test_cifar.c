@@ -13,13 +13,13 @@
  * (the experiment file lives in experiments/ for its @include lines). */
 #include "cfg.h"
 #include "check.h"
+#include "test_tmpdir.h"
 #include "ds_data.h"
 #include "h5io.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 #include "trainer.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -450,14 +450,6 @@ static void test_train(void)
     remove(cfg_path);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gos_test_cifar_XXXXXX");
@@ -466,6 +458,6 @@ int main(void)
     test_errors();
     test_augment_padding();
     test_train();
-    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    remove_tree(tmp_dir);
     return check_summary("test_cifar");
 }

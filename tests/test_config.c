@@ -9,9 +9,9 @@
  * repository root. */
 #include "cfg.h"
 #include "check.h"
+#include "test_tmpdir.h"
 #include "pl_err.h"
 
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,14 +44,6 @@ static void write_file(const char *rel, const char *text)
         fprintf(stderr, "test_config: cannot write %s\n", path);
         exit(EXIT_FAILURE);
     }
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -450,6 +442,6 @@ int main(void)
     test_fingerprint();
     test_shipped_experiments();
     test_schema_doc();
-    nftw(temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(temp_dir);
     return check_summary("test_config");
 }

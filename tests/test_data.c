@@ -6,11 +6,11 @@
  * dataset-fashion-mnist is installed, the real files' sizes, label histograms
  * and normalized statistics. */
 #include "check.h"
+#include "test_tmpdir.h"
 #include "ds_data.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -604,14 +604,6 @@ static void test_real_fashion_mnist(void)
     ds_set_free(&test);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gos_test_data_XXXXXX");
@@ -625,6 +617,6 @@ int main(void)
     test_gather();
     test_augment_moves_pixel();
     test_real_fashion_mnist();
-    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    remove_tree(tmp_dir);
     return check_summary("test_data");
 }

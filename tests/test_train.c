@@ -6,6 +6,7 @@
  * error naming the step; and a missing dataset naming the file. */
 #include "cfg.h"
 #include "check.h"
+#include "test_tmpdir.h"
 #include "h5io.h"
 #include "pl_err.h"
 #include "pl_mem.h"
@@ -200,8 +201,6 @@ int main(void)
           "missing dataset: '%s'", pl_last_error());
 
     remove(cfg_path);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    remove_tree(dir);
     return check_summary("test_train");
 }
