@@ -216,6 +216,22 @@ static void test_special_shapes(void)
         {4, 32, 1, 1, 32, {5, 5, 1, 1, 2, 2, 32}},
         {3, 33, 2, 2, 33, {5, 5, 2, 2, 2, 2, 33}},
         {2, 16, 8, 8, 16, {3, 3, 1, 1, 1, 1, 16}},
+        /* depthwise forward on the AVX-512 masked-load kernels: flat "same"
+         * planes (row widths 14, 7, 28 wrapping inside a 16-lane vector,
+         * 5x5 and 7x7, a plane of 64 pixels exactly) and output rows of 14
+         * and more at column stride 2 and 1 (unpadded, row stride 2, odd
+         * widths, a tail chunk past 16) */
+        {2, 5, 14, 14, 5, {3, 3, 1, 1, 1, 1, 5}},
+        {1, 3, 10, 7, 3, {3, 3, 1, 1, 1, 1, 3}},
+        {1, 4, 28, 28, 4, {5, 5, 1, 1, 2, 2, 4}},
+        {1, 3, 15, 14, 3, {7, 7, 1, 1, 3, 3, 3}},
+        {3, 17, 8, 8, 17, {3, 3, 1, 1, 1, 1, 17}},
+        {1, 3, 28, 28, 3, {3, 3, 2, 2, 1, 1, 3}},
+        {2, 3, 56, 57, 3, {5, 5, 2, 2, 2, 2, 3}},
+        {1, 2, 31, 29, 2, {3, 3, 2, 2, 0, 1, 2}},
+        {1, 2, 18, 35, 2, {3, 3, 1, 1, 0, 0, 2}},
+        {1, 2, 21, 19, 2, {3, 5, 2, 1, 1, 2, 2}},
+        {1, 2, 19, 70, 2, {4, 4, 1, 2, 2, 1, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
@@ -298,6 +314,8 @@ static void test_finite_differences(void)
         {1, 2, 17, 16, 2, {3, 3, 1, 1, 1, 1, 2}},  /* depthwise, row bands      */
         {3, 4, 2, 2, 5, {3, 3, 2, 2, 1, 1, 1}},    /* dead taps dropped         */
         {2, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 16}}, /* depthwise, lane gathers   */
+        {1, 2, 9, 9, 2, {3, 3, 1, 1, 1, 1, 2}},    /* depthwise, AVX flat       */
+        {1, 2, 6, 30, 2, {3, 3, 2, 2, 1, 1, 2}},   /* depthwise, AVX rows s2    */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fd_case(&cases[i], 0);
