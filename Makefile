@@ -8,6 +8,7 @@
 #   make check      install missing Debian packages, build, run every test
 #   make bench      run the kernel benchmarks (prints GFLOP/s and ratios)
 #   make SAN=1 check   the same tests under address and UB sanitizers
+#   make check-torch   the models' logits against PyTorch's (needs python3-torch)
 #   make clean
 #
 # Dependencies come from pkg-config (openblas, hdf5, libconfig, gsl); HDF5's
@@ -110,6 +111,24 @@ bench: deps
 	  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $${core:+OPENBLAS_CORETYPE=$$core} $$b || exit 1; \
 	done
 
+# Not part of check (needs Debian's python3-torch and python3-torchvision):
+# for each model, scripts/torchvision-to-gos.py writes a randomly initialised
+# torchvision model's weights, an input batch and PyTorch's logits, and
+# build/tests/torch_check imports the weights into the project's model and
+# compares its logits (max |gos - torch| / max |torch| < 1e-4).
+TORCH_MODELS ?= resnet18 mobilenetv3_small mobilenetv3_large inceptionv3
+.PHONY: check-torch
+check-torch:
+	@scripts/install-deps.sh --torch
+	@$(MAKE) --no-print-directory $(BUILD)/tests/torch_check
+	@mkdir -p $(BUILD)/torch-check; fail=0; \
+	for m in $(TORCH_MODELS); do \
+	  out=$(BUILD)/torch-check/$$m; \
+	  /usr/bin/python3 scripts/torchvision-to-gos.py --model $$m --seed 1 --random-bn \
+	    --out $$out.h5 --input $$out-ref.h5 || exit 1; \
+	  $(BUILD)/tests/torch_check $$m $$out.h5 $$out-ref.h5 || fail=1; \
+	done; exit $$fail
+
 # ---- experiments -----------------------------------------------------------
 # The DAG itself is mk/dag.mk; it runs after the programs are built and the
 # experiment file is validated (errors name the file and line). A pinned
@@ -148,3 +167,4 @@ clean-results:
 	rm -rf results/*/ results/store
 
 -include $(LIB_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(STAGES:$(BUILD)/%=$(BUILD)/stages/%.d)
+-include $(BUILD)/tests/torch_check.d

@@ -1,13 +1,14 @@
 #!/bin/sh
 # install-deps.sh: installs the Debian packages gos needs when any is missing:
 # with apt-get when run as root, otherwise it prints the exact command to run.
-# Usage: scripts/install-deps.sh [--torch]   (--torch adds python3-torch and
-# python3-h5py, needed only to regenerate test fixtures and for torch benches)
+# Usage: scripts/install-deps.sh [--torch]   (--torch adds python3-torch,
+# python3-torchvision and python3-h5py, needed only to regenerate test
+# fixtures, for torch benches and for make check-torch)
 set -eu
 
 PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
 if [ "${1:-}" = "--torch" ]; then
-    PACKAGES="$PACKAGES python3-torch python3-h5py"
+    PACKAGES="$PACKAGES python3-torch python3-torchvision python3-h5py"
 fi
 
 missing=""

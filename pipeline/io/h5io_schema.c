@@ -1,6 +1,7 @@
-/* h5io_schema.c: the artifact schemas (gos.baseline, gos.checkpoint) and the
- * provenance attributes, as tables. schemas/artifacts.md documents every
- * entry here; tests/test_schema_doc.c keeps the two in step. */
+/* h5io_schema.c: the artifact schemas (gos.baseline, gos.checkpoint,
+ * gos.weights, gos.torch_reference) and the provenance attributes, as
+ * tables. schemas/artifacts.md documents every entry here;
+ * tests/test_schema_doc.c keeps the two in step. */
 #include "h5io_schema.h"
 #include "ig.h"
 
@@ -102,11 +103,32 @@ static const h5io_entry checkpoint_entries[] = {
     DSET1("/progress/rng_state", H5IO_T_I64, H5IO_ANY),
 };
 
+/* Imported weights: /tensors holds one dataset per tensor, named by its key
+ * (not listable here; weights_import.c validates them against the graph). */
+static const h5io_entry weights_entries[] = {
+    ATTR("/", "model", H5IO_T_STRING),
+    ATTR("/", "source", H5IO_T_STRING),
+    DSET1("/tensor_names", H5IO_T_STRING, H5IO_ANY),
+    GROUP("/tensors"),
+};
+
+/* PyTorch's logits for an input batch, to compare the imported model with. */
+static const h5io_entry torch_reference_entries[] = {
+    ATTR("/", "model", H5IO_T_STRING),
+    ATTR("/", "source", H5IO_T_STRING),
+    {"/input", NULL, H5IO_DATASET, H5IO_T_F32, 4, {H5IO_ANY, H5IO_ANY, H5IO_ANY, H5IO_ANY}, 1},
+    DSET2("/logits", H5IO_T_F32, H5IO_LIKE("/input", 0), H5IO_ANY),
+};
+
 static const h5io_schema schemas[] = {
     {"gos.baseline", 2, "a trained model: graph, weights, training curves, accuracy",
      baseline_entries, COUNT_OF(baseline_entries)},
     {"gos.checkpoint", 1, "training state to resume from: graph, optimizer, progress",
      checkpoint_entries, COUNT_OF(checkpoint_entries)},
+    {"gos.weights", 1, "weights to import: one tensor per parameter and batch-norm statistic",
+     weights_entries, COUNT_OF(weights_entries)},
+    {"gos.torch_reference", 1, "an input batch and PyTorch's logits for it",
+     torch_reference_entries, COUNT_OF(torch_reference_entries)},
 };
 
 const h5io_schema *h5io_schema_find(const char *name)
