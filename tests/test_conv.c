@@ -232,6 +232,41 @@ static void test_special_shapes(void)
         {1, 2, 18, 35, 2, {3, 3, 1, 1, 0, 0, 2}},
         {1, 2, 21, 19, 2, {3, 5, 2, 1, 1, 2, 2}},
         {1, 2, 19, 70, 2, {4, 4, 1, 2, 2, 1, 2}},
+        /* AVX-512 builds: */
+        /* - direct kernel for few inputs per output (K = C*KH*KW <= 32, output
+         *   rows of 8 and more): the stems at stride 2, output channels in a
+         *   full block of 16 plus a partial one, a tail chunk of the row,
+         *   stride 1, unpadded, different strides per axis, 5x5 on 1 channel */
+        {2, 3, 32, 32, 16, {3, 3, 2, 2, 1, 1, 1}},
+        {1, 3, 40, 37, 20, {3, 3, 1, 1, 1, 1, 1}},
+        {2, 3, 23, 35, 5, {3, 3, 2, 2, 1, 1, 1}},
+        {1, 2, 12, 20, 17, {3, 3, 1, 2, 0, 0, 1}},
+        {2, 1, 30, 30, 8, {5, 5, 2, 2, 2, 2, 1}},
+        /* - im2col by masked loads (consecutive reads: stride 1 "same") and
+         *   gathers, columns in several blocks of 256 with a tail, a per-image
+         *   tile; dead taps dropped on top */
+        {40, 8, 4, 4, 8, {3, 3, 1, 1, 1, 1, 1}},
+        {37, 6, 8, 8, 8, {3, 3, 2, 2, 1, 1, 1}},
+        {7, 5, 5, 5, 6, {3, 3, 2, 2, 1, 1, 1}},
+        {5, 4, 6, 7, 6, {3, 2, 1, 1, 1, 0, 2}},
+        {9, 8, 2, 2, 12, {3, 3, 1, 1, 1, 1, 1}},
+        {1, 16, 9, 11, 8, {3, 3, 1, 1, 0, 0, 1}},
+        /* - depthwise forward on small planes, 16 outputs of the flat
+         *   (C, OH, OW) image per vector (C*P a multiple of 16): 2x2 and 4x4
+         *   "same" (consecutive reads); gathers at stride 2 when the live
+         *   taps are few: 5x5 -> 3x3 (P = 9), 4x4 -> 2x2, 2x2 -> 1x1 5x5
+         *   (from 8 images);
+         *   and shapes it leaves to the transposing kernel (unpadded
+         *   4x4 -> 2x2, 8x8 -> 4x4 5x5 s2, 16x16 -> 8x8 s2) */
+        {9, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 16}},
+        {8, 32, 4, 4, 32, {5, 5, 1, 1, 2, 2, 32}},
+        {8, 16, 5, 5, 16, {3, 3, 2, 2, 1, 1, 16}},
+        {8, 16, 4, 4, 16, {3, 3, 2, 2, 1, 1, 16}},
+        {8, 16, 2, 2, 16, {5, 5, 2, 2, 2, 2, 16}},
+        {8, 16, 4, 4, 16, {3, 3, 1, 1, 0, 0, 16}},
+        {8, 24, 8, 8, 24, {5, 5, 2, 2, 2, 2, 24}},
+        {8, 8, 16, 16, 8, {3, 3, 2, 2, 1, 1, 8}},
+        {2, 16, 7, 7, 16, {5, 5, 1, 1, 2, 2, 16}}, /* fewer than 8 images: transposing */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
@@ -436,9 +471,13 @@ static void test_thread_invariance(void)
     const conv_case band = {2, 32, 30, 28, 32, {3, 3, 1, 1, 1, 1, 32}};
     const conv_case small = {8, 48, 12, 12, 48, {5, 5, 1, 1, 2, 2, 48}};
     const conv_case tiny = {32, 256, 2, 2, 256, {3, 3, 1, 1, 1, 1, 256}};
+    const conv_case lanes_s2 = {64, 256, 4, 4, 256, {3, 3, 2, 2, 1, 1, 256}}; /* gathers */
+    const conv_case blocks = {64, 37, 6, 5, 37, {3, 3, 2, 1, 1, 1, 37}}; /* C*P not a multiple of 16 */
     thread_invariance_case(&band);
     thread_invariance_case(&small);
     thread_invariance_case(&tiny);
+    thread_invariance_case(&lanes_s2);
+    thread_invariance_case(&blocks);
 }
 
 int main(void)

@@ -441,6 +441,9 @@ void nn_conv_dw_forward(float *out, const float *inp, const float *weight, const
     if (dw_forward_avx(out, inp, weight, bias, s)) return;
 #endif
     if (use_small_kernels(s)) {
+#ifdef __AVX512F__
+        if (nn_conv_dw_lanes_forward(out, inp, weight, bias, s)) return;
+#endif
         nn_conv_dw_small_forward(out, inp, weight, bias, s);
         return;
     }

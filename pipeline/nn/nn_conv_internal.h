@@ -61,6 +61,11 @@ void nn_conv_dw_backward(float *dinp, float *dweight, const float *dout, const f
 int nn_conv_dw_small_fits(const nn_conv_plan *s);
 void nn_conv_dw_small_forward(float *out, const float *inp, const float *weight, const float *bias,
                               const nn_conv_plan *s);
+/* AVX-512 builds: the forward on small planes without transposes, 16
+ * outputs of the flat (C, OH, OW) image per vector (nn_conv_dw_small.c).
+ * Returns 0 (nothing done) when it does not take the shape. */
+int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, const float *bias,
+                             const nn_conv_plan *s);
 void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                                const float *weight, const nn_conv_plan *s);
 
