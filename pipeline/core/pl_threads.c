@@ -30,7 +30,7 @@ void pl_blas_describe(char *buf, int size)
 {
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     const char *l2 = getenv("OPENBLAS_L2_SIZE");
-    snprintf(buf, (size_t)size, "OpenBLAS %s core=%s threads=%d OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s",
+    snprintf(buf, (size_t)size, "%s core=%s threads=%d OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s",
              openblas_get_config(), openblas_get_corename(), thread_count,
              coretype ? coretype : "(unset)", l2 ? l2 : "(unset)");
 }

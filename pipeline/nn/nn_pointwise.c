@@ -22,9 +22,12 @@
 /* Below this many elements a kernel runs on one thread. */
 #define PW_PAR_MIN 32768L
 
+/* min(max(x, 0), 6) written with comparisons, which gcc vectorises
+ * (fminf/fmaxf it does not: 15x slower on hardswish); NaN gives 0. */
 static inline float relu6f(float x)
 {
-    return fminf(fmaxf(x, 0.0f), 6.0f);
+    float y = x > 0.0f ? x : 0.0f;
+    return y < 6.0f ? y : 6.0f;
 }
 
 static inline float sigmoidf(float x)
