@@ -76,7 +76,7 @@ def leaf(t):
     return t.clone().requires_grad_(True)
 
 
-def fake_loss(out):
+def upstream_gradient(out):
     """R with out's shape; out.backward(R) gives the gradients of sum(out*R)."""
     R = randn(*out.shape)
     out.backward(R)
@@ -107,7 +107,7 @@ def conv_case(h5, seed, name, N, C, H, W, OC, k, s, p, groups, has_bias):
     w = leaf(randn(OC, C // groups, k[0], k[1], scale=fan_in ** -0.5))
     b = leaf(randn(OC, scale=0.5)) if has_bias else None
     out = F.conv2d(x, w, b, stride=s, padding=p, groups=groups)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C=C, H=H, W=W, OC=OC, OH=out.shape[2], OW=out.shape[3],
             kh=k[0], kw=k[1], sh=s[0], sw=s[1], ph=p[0], pw=p[1], groups=groups,
             has_bias=int(has_bias))
@@ -140,7 +140,7 @@ def bn_case(h5, seed, name, training):
     rv0 = rand(C, lo=0.5, hi=2.0)
     rm, rv = rm0.clone(), rv0.clone()
     out = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=MOMENTUM, eps=EPS)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C=C, H=H, W=W, training=int(training), eps=EPS, momentum=MOMENTUM)
     for k, v in (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean_before", rm0),
                  ("running_var_before", rv0), ("running_mean_after", rm),
@@ -180,7 +180,7 @@ def pool_case(h5, seed, name, kind, H, W, k, s, p, ceil_mode, cip):
         out = F.avg_pool2d(x, k, s, p, ceil_mode=bool(ceil_mode), count_include_pad=bool(cip))
     else:
         out = F.adaptive_avg_pool2d(x, 1)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(kind=kind, is_max=int(kind == "max"), is_global=int(kind == "global"),
             N=N, C=C, H=H, W=W, OH=out.shape[2], OW=out.shape[3], kh=k[0], kw=k[1],
             sh=s[0], sw=s[1], ph=p[0], pw=p[1], ceil_mode=ceil_mode, count_include_pad=cip)
@@ -221,7 +221,7 @@ def act_case(h5, seed, name, fn):
     N, C, H, W = 2, 3, 5, 7
     x = leaf(away_from_kinks((N, C, H, W), -8.0, 8.0))
     out = fn(x)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C=C, H=H, W=W, kink_margin=0.05)
     c.put("x", x)
     c.put("out", out)
@@ -240,7 +240,7 @@ def linear_case(h5, seed):
     w = leaf(randn(OUT, IN, scale=IN ** -0.5))
     b = leaf(randn(OUT, scale=0.5))
     out = F.linear(x, w, b)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, IN=IN, OUT=OUT)
     for k, v in (("x", x), ("weight", w), ("bias", b), ("out", out), ("R", R),
                  ("dx", x.grad), ("dweight", w.grad), ("dbias", b.grad)):
@@ -271,7 +271,7 @@ def mul_bcast_case(h5, seed):
     a = leaf(randn(N, C, H, W))
     s = leaf(rand(N, C, 1, 1, lo=0.0, hi=1.0))
     out = a * s
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C=C, H=H, W=W)
     for k, v in (("a", a), ("s", s), ("out", out), ("R", R), ("da", a.grad), ("ds", s.grad)):
         c.put(k, v)
@@ -282,7 +282,7 @@ def shuffle_case(h5, seed):
     N, C, H, W, G = 2, 6, 3, 4, 3
     x = leaf(randn(N, C, H, W))
     out = x.view(N, G, C // G, H, W).transpose(1, 2).reshape(N, C, H, W)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C=C, H=H, W=W, groups=G)
     for k, v in (("x", x), ("out", out), ("R", R), ("dx", x.grad)):
         c.put(k, v)
@@ -294,7 +294,7 @@ def concat_case(h5, seed):
     x0 = leaf(randn(N, C0, H, W))
     x1 = leaf(randn(N, C1, H, W))
     out = torch.cat([x0, x1], dim=1)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     c.attrs(N=N, C0=C0, C1=C1, H=H, W=W)
     for k, v in (("x0", x0), ("x1", x1), ("out", out), ("R", R),
                  ("dx0", x0.grad), ("dx1", x1.grad)):
@@ -322,7 +322,7 @@ def resblock_case(h5, seed):
     y = F.conv2d(y, w2, None, stride=1, padding=1)
     y = F.batch_norm(y, rm2, rv2, g2, b2, training=True, momentum=MOMENTUM, eps=EPS)
     out = F.relu(y + x)
-    R = fake_loss(out)
+    R = upstream_gradient(out)
     # The pre-activations never sit at a ReLU kink, or the gradient would be
     # ambiguous; fail loudly rather than write a fragile fixture.
     assert (y + x).detach().abs().min() > 1e-3
