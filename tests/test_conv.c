@@ -253,11 +253,12 @@ static void test_special_shapes(void)
         {1, 16, 9, 11, 8, {3, 3, 1, 1, 0, 0, 1}},
         /* - depthwise forward on small planes, 16 outputs of the flat
          *   (C, OH, OW) image per vector (C*P a multiple of 16): 2x2 and 4x4
-         *   "same" (consecutive reads); gathers at stride 2 when the live
-         *   taps are few: 5x5 -> 3x3 (P = 9), 4x4 -> 2x2, 2x2 -> 1x1 5x5
-         *   (from 8 images);
-         *   and shapes it leaves to the transposing kernel (unpadded
-         *   4x4 -> 2x2, 8x8 -> 4x4 5x5 s2, 16x16 -> 8x8 s2) */
+         *   "same" (consecutive reads, 2x2 taken, 4x4 5x5 left to the
+         *   transposing kernel: too many live taps); gathers at stride 2
+         *   when the live taps are few: 2x2 -> 1x1 5x5 (from 8 images);
+         *   and shapes it leaves to the transposing kernel (5x5 -> 3x3
+         *   (P = 9), 4x4 -> 2x2 padded and unpadded, 8x8 -> 4x4 5x5 s2,
+         *   16x16 -> 8x8 s2) */
         {9, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 16}},
         {8, 32, 4, 4, 32, {5, 5, 1, 1, 2, 2, 32}},
         {8, 16, 5, 5, 16, {3, 3, 2, 2, 1, 1, 16}},
@@ -267,6 +268,19 @@ static void test_special_shapes(void)
         {8, 24, 8, 8, 24, {5, 5, 2, 2, 2, 2, 24}},
         {8, 8, 16, 16, 8, {3, 3, 2, 2, 1, 1, 8}},
         {2, 16, 7, 7, 16, {5, 5, 1, 1, 2, 2, 16}}, /* fewer than 8 images: transposing */
+        /* - transposing kernel (16x16 register transposes): one image, 3
+         *   channel blocks of 7x7 5x5; 14x14 -> 7x7 5x5 stride 2 (196 input
+         *   pixels: 12 full groups of 16 and a tail), a partial block */
+        {1, 48, 7, 7, 48, {5, 5, 1, 1, 2, 2, 48}},
+        {1, 40, 14, 14, 40, {5, 5, 2, 2, 2, 2, 40}},
+        /* - row-blocked stride-1 kernel (4 output rows per block): 28x28 5x5
+         *   and 14x14 3x3 "same" (above), 13 rows (a partial block), padding
+         *   beyond "same" with a 3x5 kernel, 7x7; and a "same" plane wider
+         *   than 32 that stays on the flat kernel */
+        {1, 3, 13, 20, 3, {3, 3, 1, 1, 1, 1, 3}},
+        {1, 2, 17, 20, 2, {3, 5, 1, 1, 2, 1, 2}},
+        {2, 2, 16, 18, 2, {7, 7, 1, 1, 3, 3, 2}},
+        {1, 2, 40, 40, 2, {5, 5, 1, 1, 2, 2, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
@@ -471,12 +485,18 @@ static void test_thread_invariance(void)
     const conv_case band = {2, 32, 30, 28, 32, {3, 3, 1, 1, 1, 1, 32}};
     const conv_case small = {8, 48, 12, 12, 48, {5, 5, 1, 1, 2, 2, 48}};
     const conv_case tiny = {32, 256, 2, 2, 256, {3, 3, 1, 1, 1, 1, 256}};
-    const conv_case lanes_s2 = {64, 256, 4, 4, 256, {3, 3, 2, 2, 1, 1, 256}}; /* gathers */
+    const conv_case lanes_s2 = {64, 256, 2, 2, 256, {5, 5, 2, 2, 2, 2, 256}}; /* gathers */
+    const conv_case blocks_s2 = {64, 256, 4, 4, 256, {3, 3, 2, 2, 1, 1, 256}}; /* transposes */
+    const conv_case one_image = {1, 320, 7, 7, 320, {5, 5, 1, 1, 2, 2, 320}}; /* transposes */
+    const conv_case rows_blocked = {1, 64, 28, 28, 64, {5, 5, 1, 1, 2, 2, 64}};
     const conv_case blocks = {64, 37, 6, 5, 37, {3, 3, 2, 1, 1, 1, 37}}; /* C*P not a multiple of 16 */
     thread_invariance_case(&band);
     thread_invariance_case(&small);
     thread_invariance_case(&tiny);
     thread_invariance_case(&lanes_s2);
+    thread_invariance_case(&blocks_s2);
+    thread_invariance_case(&one_image);
+    thread_invariance_case(&rows_blocked);
     thread_invariance_case(&blocks);
 }
 

@@ -20,12 +20,16 @@
 
 #include <omp.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #define CB           16    /* channels per block: vector lanes           */
 #define CB_BUF       16384 /* floats of the per-thread block buffer      */
 #define CB_MAX_TAPS  64    /* KH*KW these kernels handle                 */
 #define OMP_MIN_WORK 262144 /* multiply-adds below which loops stay serial */
 #define SHORT_ROW    64    /* rows up to this many floats: transposed by gathers */
+#define TRANSPOSE_MIN_N 8  /* AVX-512: rows from this many floats: register transposes */
 
 int nn_conv_dw_small_fits(const nn_conv_plan *s)
 {
@@ -35,8 +39,54 @@ int nn_conv_dw_small_fits(const nn_conv_plan *s)
 /* lanes (n, CB) = transpose of cb rows of n floats at src, rows src_stride
  * apart; lanes past cb are zero. Short rows (tiny planes) go pixel by pixel,
  * a gather of the CB channels each, instead of a few-float loop per channel. */
+#ifdef __AVX512F__
+/* r[16] (rows) -> its transpose, in registers: 64 shuffles. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* u[4i + m], 128-bit lane k: rows 4i..4i+3 of column 4k + m */
+    for (int m = 0; m < 4; m++) {
+        const __m512 v = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+        const __m512 w = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
+        const __m512 w2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+        r[m] = _mm512_shuffle_f32x4(v, w, 0x88);
+        r[4 + m] = _mm512_shuffle_f32x4(v, w, 0xDD);
+        r[8 + m] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(v2, w2, 0xDD);
+    }
+}
+#endif
+
 static void to_lanes(float *lanes, const float *src, size_t src_stride, int cb, int n)
 {
+#ifdef __AVX512F__
+    /* 16 pixels at a time through a register transpose (masked loads past
+     * n, zero rows past cb): no gathers, no scalar stores. Below
+     * TRANSPOSE_MIN_N pixels (1x1, 2x2 planes) the gathers win. */
+    for (int p0 = 0; p0 < n && (n >= TRANSPOSE_MIN_N || cb < CB); p0 += 16) {
+        const int np = n - p0 < 16 ? n - p0 : 16;
+        const __mmask16 m = (__mmask16)((1u << np) - 1u);
+        __m512 r[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = j < cb ? _mm512_maskz_loadu_ps(m, src + j * src_stride + p0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int c = 0; c < np; c++) _mm512_storeu_ps(lanes + (size_t)(p0 + c) * CB, r[c]);
+        if (p0 + 16 >= n) return;
+    }
+#endif
     if (n <= SHORT_ROW && cb == CB) {
         for (int p = 0; p < n; p++) {
             float *restrict d = lanes + (size_t)p * CB;
@@ -58,6 +108,23 @@ static void to_lanes(float *lanes, const float *src, size_t src_stride, int cb, 
 static void from_lanes(float *dst, size_t dst_stride, const float *lanes, int cb, int n,
                        int accumulate)
 {
+#ifdef __AVX512F__
+    for (int p0 = 0; p0 < n && (n >= TRANSPOSE_MIN_N || cb < CB); p0 += 16) {
+        const int np = n - p0 < 16 ? n - p0 : 16;
+        const __mmask16 m = (__mmask16)((1u << np) - 1u);
+        __m512 r[16];
+        for (int c = 0; c < 16; c++)
+            r[c] = c < np ? _mm512_loadu_ps(lanes + (size_t)(p0 + c) * CB) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0; j < cb; j++) {
+            float *d = dst + j * dst_stride + p0;
+            __m512 v = r[j];
+            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), v);
+            _mm512_mask_storeu_ps(d, m, v);
+        }
+        if (p0 + 16 >= n) return;
+    }
+#endif
     if (n <= SHORT_ROW && cb == CB) {
         for (int p = 0; p < n; p++) {
             const float *restrict l = lanes + (size_t)p * CB;
@@ -114,6 +181,20 @@ static inline void pixel_forward(float *restrict y, const float *restrict xl,
     int kh_lo, kh_hi, kw_lo, kw_hi;
     tap_range(oh, s->SH, s->PH, s->KH, s->H, &kh_lo, &kh_hi);
     tap_range(ow, s->SW, s->PW, s->KW, s->W, &kw_lo, &kw_hi);
+#ifdef __AVX512F__
+    /* one register accumulator and fused multiply-adds: with -std=c11 gcc
+     * does not contract the plain loop, and kept acc in memory (measured
+     * 1.5x slower on 960x7x7 5x5) */
+    __m512 acc = _mm512_loadu_ps(bl);
+    for (int kh = kh_lo; kh < kh_hi; kh++) {
+        const int ih = oh * s->SH - s->PH + kh;
+        const float *x = xl + ((size_t)ih * s->W + ow * s->SW - s->PW) * CB;
+        const float *w = wl + (size_t)kh * s->KW * CB;
+        for (int kw = kw_lo; kw < kw_hi; kw++)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(w + kw * CB), _mm512_loadu_ps(x + kw * CB), acc);
+    }
+    _mm512_storeu_ps(y, acc);
+#else
     float acc[CB];
     for (int j = 0; j < CB; j++) acc[j] = bl[j];
     for (int kh = kh_lo; kh < kh_hi; kh++) {
@@ -127,6 +208,7 @@ static inline void pixel_forward(float *restrict y, const float *restrict xl,
         }
     }
     for (int j = 0; j < CB; j++) y[j] = acc[j];
+#endif
 }
 
 void nn_conv_dw_small_forward(float *out, const float *inp, const float *weight, const float *bias,
@@ -267,19 +349,21 @@ void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, c
  * place. Each output is summed by one thread in tap order: thread-count
  * independent. Returns 0 (nothing done) when C*P is not a multiple of 16,
  * the kernel has more than CB_MAX_TAPS taps, or lanes_pay says no. */
-/* Whether the lanes kernel beats the transposing one: always when the reads
- * are consecutive (stride 1, "same" planes); otherwise every live tap of every
- * output is a gather, against about one gather per input and output pixel
- * for the transposes, so only when the taps are few (measured at batch 32:
- * 1.3x faster on 4x4 -> 2x2 and 2x2 -> 1x1 at stride 2, 2.4x slower on
- * 8x8 -> 4x4 5x5 stride 2). Its per-run setup (a gather of the weights per
- * tap) is repaid over the images: with one image it ran 7x slower on
- * 960x7x7 5x5, so only from LANES_MIN_N images. */
+/* Whether the lanes kernel beats the transposing one (whose transposes are
+ * register 16x16 transposes with AVX-512, about 6 shuffles per pixel): per
+ * live tap of every output it does one masked load (stride 1, "same"
+ * planes) or one gather, so only when the live taps are few against the
+ * pixels the transposes move: up to 3x as many with loads (measured at
+ * batch 32: 1.3x faster on 2x2 3x3, 1.7x slower on 4x4 5x5), up to as many
+ * with gathers (1.3x faster on 2x2 -> 1x1 5x5 at stride 2, 1.3x slower on
+ * 4x4 -> 2x2 3x3). Its per-run setup (a gather of the weights per tap) is
+ * repaid over the images: with one image it ran 7x slower on 960x7x7 5x5,
+ * so only from LANES_MIN_N images. */
 #define LANES_MIN_N 8
 static int lanes_pay(const nn_conv_plan *s)
 {
     if (s->N < LANES_MIN_N) return 0;
-    if (s->SH == 1 && s->SW == 1 && s->OH == s->H && s->OW == s->W) return 1;
+    const int same = s->SH == 1 && s->SW == 1 && s->OH == s->H && s->OW == s->W;
     long rows = 0, cols = 0; /* live taps summed over output rows, columns */
     for (int oh = 0; oh < s->OH; oh++) {
         int lo, hi;
@@ -291,7 +375,9 @@ static int lanes_pay(const nn_conv_plan *s)
         tap_range(ow, s->SW, s->PW, s->KW, s->W, &lo, &hi);
         cols += hi > lo ? hi - lo : 0;
     }
-    return 2 * rows * cols <= 3 * ((long)s->H * s->W + s->P);
+    /* live taps over all outputs against the pixels the transposes move */
+    const long io = (long)s->H * s->W + s->P;
+    return same ? rows * cols <= 3 * io : rows * cols <= io;
 }
 
 int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, const float *bias,
