@@ -66,6 +66,44 @@ typedef struct {
     char   progress[16];      /* enum: "auto", "always", "never"              */
 } cfg_train;
 
+/* device: where latencies come from. "measured" times the project's engine
+ * on this machine; "predicted" evaluates the latency model below; "remote"
+ * runs gos_bench_graph on the real device through `remote_command`. The
+ * characteristics feed the latency model (for a measured device, the model
+ * is still evaluated, so its predictions can be checked against reality). */
+typedef struct {
+    char   name[64];           /* "host", "rpi3", "redmi7s", ...               */
+    char   kind[16];           /* enum: "measured", "predicted", "remote"      */
+    char   description[256];   /* not fingerprinted                            */
+    int    threads;            /* 0: the experiment's `threads`                */
+    int    batch;              /* images per timed inference                   */
+    int    warmup_runs;
+    int    timed_runs;
+    double min_run_ms;         /* a timed run repeats until it lasts this long */
+    char   remote_command[1024]; /* "remote": shell template, {graph} {timings} */
+    /* Latency model (roofline with per-class efficiencies and an overhead). */
+    int    cores;
+    double freq_ghz;
+    int    simd_lanes;         /* fp32 lanes of one vector register            */
+    int    fma_units;          /* vector FMAs issued per cycle per core        */
+    double dram_gbs;           /* sustained memory bandwidth, GB/s             */
+    double cache_kb;           /* cache a working set must fit to stream fast  */
+    double cache_gbs;          /* bandwidth from that cache, GB/s              */
+    double overhead_us;        /* fixed cost per instruction                   */
+    double eff_conv;           /* fraction of peak FLOPs reached, dense conv   */
+    double eff_pointwise;      /* 1x1 conv                                     */
+    double eff_depthwise;      /* depthwise conv                               */
+    double eff_linear;         /* fully connected                              */
+    double eff_other;          /* elementwise, pooling, normalization          */
+    double eff_bandwidth;      /* fraction of the bandwidth reached            */
+} cfg_device;
+
+/* profile: how operators are ranked by inefficiency. */
+typedef struct {
+    char   rank_by[32];        /* enum: "latency", "latency_per_param", "mixed" */
+    double latency_weight;     /* "mixed": weight of the latency share          */
+} cfg_profile;
+
 typedef struct {
     char      path[1024];  /* the experiment file as given to cfg_load          */
     char      name[128];   /* its basename without ".cfg"                       */
@@ -74,6 +112,8 @@ typedef struct {
     cfg_model model;
     cfg_data  data;
     cfg_train train;
+    cfg_device device;
+    cfg_profile profile;
     /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
      * one per line "section.key = value;" in schema order, with "  # default"
      * appended where the schema default was applied. defaults_applied: only

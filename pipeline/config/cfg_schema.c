@@ -31,6 +31,8 @@ static const char *const model_names[]   = {"convnet", "resnet18", "resnet18_sma
 static const char *const dataset_names[] = {"fashion_mnist", "cifar10", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const progress_names[] = {"auto", "always", "never", NULL};
+static const char *const device_kinds[]   = {"measured", "predicted", "remote", NULL};
+static const char *const rank_names[]     = {"latency", "latency_per_param", "mixed", NULL};
 
 static const cfg_section_spec sections[] = {
     {"", "Top-level keys, shared by every stage."},
@@ -38,16 +40,28 @@ static const cfg_section_spec sections[] = {
     {"data", "The dataset and how much of it is used."},
     {"train", "The training recipe of the baseline model: SGD with momentum and a "
               "learning-rate schedule with optional linear warm-up."},
+    {"device", "The device latencies are measured on or predicted for. Device files "
+               "(experiments/common/devices/*.cfg) define `base_device` with the "
+               "characteristics of one device and their sources. The latency model, per "
+               "instruction: `overhead_us` + max(FLOPs / (peak * eff_<class>), bytes / "
+               "bandwidth), where peak = cores * freq_ghz * simd_lanes * 2 * fma_units, and "
+               "the bandwidth is `cache_gbs` when the instruction's bytes fit in `cache_kb`, "
+               "else `dram_gbs`, times `eff_bandwidth`. A characteristic left at 0 is "
+               "unknown; a predicted device needs them all."},
+    {"profile", "How the profile stage ranks operators by inefficiency."},
 };
 
 /* Sections of the stages still to be written (see ARCHITECTURE.md). */
 static const char *const future_sections[] = {
-    "device", "profile", "graphgen", "search", "finetune", "validate", "report", NULL,
+    "graphgen", "search", "finetune", "validate", "report", NULL,
 };
 
 static const cfg_stage_spec stages[] = {
     {"train", {"seed", "threads", "model", "data", "train", NULL},
      "Trains the baseline model: results/<exp>/baseline.h5."},
+    {"profile", {"threads", "device", "profile", NULL},
+     "Times or predicts every operator of the baseline on the device and ranks them: "
+     "results/<exp>/profile.h5."},
 };
 
 static const cfg_key_spec keys[] = {
@@ -159,6 +173,108 @@ static const cfg_key_spec keys[] = {
      .def_string = "auto", .values = progress_names, .fingerprinted = 0,
      .doc = "Per-epoch progress lines: `auto` when stderr is a terminal, `always`, or "
             "`never`. Results do not depend on it."},
+
+    /* device */
+    {.section = "device", .key = "name", .type = CFG_STRING, AT_STRING(device.name),
+     .def_string = "host", .fingerprinted = 1,
+     .doc = "Device name, written beside every latency (`host`, `rpi3`, `redmi7s`, ...)."},
+    {.section = "device", .key = "kind", .type = CFG_ENUM, AT_STRING(device.kind),
+     .def_string = "measured", .values = device_kinds, .fingerprinted = 1,
+     .doc = "`measured`: timed on this machine with the project's engine; `predicted`: the "
+            "latency model; `remote`: timed on the real device by `gos_bench_graph`, run "
+            "through `remote_command`."},
+    {.section = "device", .key = "description", .type = CFG_STRING,
+     AT_STRING(device.description), .def_string = "", .fingerprinted = 0,
+     .doc = "Free text for tables (the device's full name)."},
+    {.section = "device", .key = "threads", .type = CFG_INT, AT_INT(device.threads),
+     .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 256, .fingerprinted = 1,
+     .doc = "Threads of a timed inference (measured and remote devices); 0 uses the "
+            "experiment's `threads`."},
+    {.section = "device", .key = "batch", .type = CFG_INT, AT_INT(device.batch),
+     .def_int = 1, .bounds = MIN_MAX, .min = 1, .max = 1024, .fingerprinted = 1,
+     .doc = "Images per timed (or predicted) inference."},
+    {.section = "device", .key = "warmup_runs", .type = CFG_INT, AT_INT(device.warmup_runs),
+     .def_int = 3, .bounds = MIN_MAX, .min = 0, .max = 10000, .fingerprinted = 1,
+     .doc = "Untimed runs before the timed ones."},
+    {.section = "device", .key = "timed_runs", .type = CFG_INT, AT_INT(device.timed_runs),
+     .def_int = 15, .bounds = MIN_MAX, .min = 1, .max = 100000, .fingerprinted = 1,
+     .doc = "Timed runs; latencies report their median, min, max and interquartile "
+            "spread."},
+    {.section = "device", .key = "min_run_ms", .type = CFG_FLOAT, AT_FLOAT(device.min_run_ms),
+     .def_float = 0.5, .bounds = MIN_MAX, .min = 0, .max = 10000, .fingerprinted = 1,
+     .doc = "A timed run repeats the timed code until it lasts at least this long and "
+            "reports the time per repetition (clock resolution for microsecond "
+            "instructions)."},
+    {.section = "device", .key = "remote_command", .type = CFG_STRING,
+     AT_STRING(device.remote_command), .def_string = "", .fingerprinted = 1,
+     .doc = "`remote` devices: a shell command that runs `gos_bench_graph` on the device; "
+            "`{graph}` is replaced by the graph artifact to time and `{timings}` by the "
+            "timings artifact it must leave on this machine, e.g. `scp {graph} pi:g.h5 && "
+            "ssh pi ./gos_bench_graph g.h5 t.h5 && scp pi:t.h5 {timings}`."},
+    {.section = "device", .key = "cores", .type = CFG_INT, AT_INT(device.cores),
+     .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 1024, .fingerprinted = 1,
+     .doc = "Latency model: cores used by one inference."},
+    {.section = "device", .key = "freq_ghz", .type = CFG_FLOAT, AT_FLOAT(device.freq_ghz),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 10, .fingerprinted = 1,
+     .doc = "Latency model: sustained core clock, GHz."},
+    {.section = "device", .key = "simd_lanes", .type = CFG_INT, AT_INT(device.simd_lanes),
+     .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 64, .fingerprinted = 1,
+     .doc = "Latency model: float32 lanes of one SIMD register (NEON 4, AVX2 8, AVX-512 "
+            "16)."},
+    {.section = "device", .key = "fma_units", .type = CFG_INT, AT_INT(device.fma_units),
+     .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 8, .fingerprinted = 1,
+     .doc = "Latency model: vector fused multiply-adds issued per cycle per core."},
+    {.section = "device", .key = "dram_gbs", .type = CFG_FLOAT, AT_FLOAT(device.dram_gbs),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 10000, .fingerprinted = 1,
+     .doc = "Latency model: sustained main-memory bandwidth, GB/s."},
+    {.section = "device", .key = "cache_kb", .type = CFG_FLOAT, AT_FLOAT(device.cache_kb),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e7, .fingerprinted = 1,
+     .doc = "Latency model: an instruction whose bytes fit in this many KiB streams at "
+            "`cache_gbs` (the last cache level the cores share)."},
+    {.section = "device", .key = "cache_gbs", .type = CFG_FLOAT, AT_FLOAT(device.cache_gbs),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 100000, .fingerprinted = 1,
+     .doc = "Latency model: bandwidth from that cache, GB/s."},
+    {.section = "device", .key = "overhead_us", .type = CFG_FLOAT,
+     AT_FLOAT(device.overhead_us), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e6,
+     .fingerprinted = 1,
+     .doc = "Latency model: fixed cost of one instruction (dispatch, thread start), "
+            "microseconds."},
+    {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_conv),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
+     .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "
+            "reaches."},
+    {.section = "device", .key = "eff_pointwise", .type = CFG_FLOAT,
+     AT_FLOAT(device.eff_pointwise), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Latency model: the same for 1x1 convolutions."},
+    {.section = "device", .key = "eff_depthwise", .type = CFG_FLOAT,
+     AT_FLOAT(device.eff_depthwise), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Latency model: the same for depthwise convolutions."},
+    {.section = "device", .key = "eff_linear", .type = CFG_FLOAT, AT_FLOAT(device.eff_linear),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
+     .doc = "Latency model: the same for fully connected layers."},
+    {.section = "device", .key = "eff_other", .type = CFG_FLOAT, AT_FLOAT(device.eff_other),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
+     .doc = "Latency model: the same for every other instruction (activations, "
+            "elementwise, pooling, normalization)."},
+    {.section = "device", .key = "eff_bandwidth", .type = CFG_FLOAT,
+     AT_FLOAT(device.eff_bandwidth), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Latency model: fraction of the bandwidth an instruction's memory traffic "
+            "reaches."},
+
+    /* profile */
+    {.section = "profile", .key = "rank_by", .type = CFG_ENUM, AT_STRING(profile.rank_by),
+     .def_string = "mixed", .values = rank_names, .fingerprinted = 1,
+     .doc = "Operator ranking, most inefficient first: `latency` (share of the model's "
+            "latency), `latency_per_param` (latency share over parameter share: slow for "
+            "what it holds) or `mixed` (weighted sum of the latency and parameter shares, "
+            "as the paper ranks by latency and parameters)."},
+    {.section = "profile", .key = "latency_weight", .type = CFG_FLOAT,
+     AT_FLOAT(profile.latency_weight), .def_float = 0.7, .bounds = MIN_MAX, .min = 0,
+     .max = 1, .fingerprinted = 1,
+     .doc = "`mixed`: weight of the latency share; the parameter share gets the rest."},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -292,6 +408,35 @@ static const char *where_of(const char *const *where, const char *section, const
     return where[row];
 }
 
+/* A predicted device needs every characteristic of the latency model; a
+ * remote one needs its command. */
+static int check_device(const cfg_device *d, const char *const *where)
+{
+    if (strcmp(d->kind, "remote") == 0 && d->remote_command[0] == '\0')
+        PL_FAIL(PL_ERR_CONFIG, "%s: device.kind: a remote device needs device.remote_command",
+                where_of(where, "device", "kind"));
+    if (strcmp(d->kind, "remote") == 0 &&
+        (!strstr(d->remote_command, "{graph}") || !strstr(d->remote_command, "{timings}")))
+        PL_FAIL(PL_ERR_CONFIG, "%s: device.remote_command: must contain {graph} and {timings}",
+                where_of(where, "device", "remote_command"));
+    if (strcmp(d->kind, "predicted") != 0) return PL_OK;
+    static const char *const needed[] = {"cores", "freq_ghz", "simd_lanes", "fma_units",
+                                         "dram_gbs", "cache_gbs", "eff_conv", "eff_pointwise",
+                                         "eff_depthwise", "eff_linear", "eff_other",
+                                         "eff_bandwidth"};
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        int row = cfg_schema_find_key("device", needed[i]);
+        const cfg_key_spec *k = &keys[row];
+        const char *field = (const char *)(const void *)d + k->offset - offsetof(cfg_experiment, device);
+        double v = k->type == CFG_INT ? *(const int *)field : *(const double *)field;
+        if (v <= 0)
+            PL_FAIL(PL_ERR_CONFIG, "%s: device.%s: a predicted device (%s) needs it > 0 (the "
+                    "latency model uses it)", where_of(where, "device", needed[i]), needed[i],
+                    d->name);
+    }
+    return PL_OK;
+}
+
 int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where)
 {
     const cfg_data *d = &e->data;
@@ -309,5 +454,5 @@ int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where
     if (strcmp(t->schedule, "cosine") == 0 && t->min_lr > t->lr)
         PL_FAIL(PL_ERR_CONFIG, "%s: train.min_lr: must be <= train.lr (%g) with the cosine "
                 "schedule (got %g)", where_of(where, "train", "min_lr"), t->lr, t->min_lr);
-    return PL_OK;
+    return check_device(&e->device, where);
 }

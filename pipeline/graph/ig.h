@@ -215,6 +215,10 @@ float *ig_gradient(const ig_graph *g, int node);
  * may be NULL when the graph has none. */
 void ig_forward(ig_graph *g, const int32_t *labels);
 
+/* Runs node i alone, reading its inputs' current values (profiling times an
+ * operator's nodes this way, after one whole forward filled the inputs). */
+void ig_forward_node(ig_graph *g, int node);
+
 /* Zeroes the parameter gradients. */
 void ig_zero_grad(ig_graph *g);
 
@@ -243,6 +247,11 @@ size_t ig_graph_param_count(const ig_graph *g);
  * and of the whole graph. */
 double ig_node_flops(const ig_graph *g, int node);
 double ig_graph_flops(const ig_graph *g);
+
+/* Bytes node i moves in one forward at batch N, counting each input and the
+ * output once (N * C*H*W floats each) and its parameters once: the memory
+ * traffic a roofline model charges it with. */
+double ig_node_bytes(const ig_graph *g, int node, int batch);
 
 /* The boundary of operator id: inputs are nodes outside it that feed nodes
  * inside; outputs are nodes inside that feed nodes outside, or that nothing

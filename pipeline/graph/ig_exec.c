@@ -54,6 +54,14 @@ void ig_forward(ig_graph *g, const int32_t *labels)
     if (g->training) g->step++;
 }
 
+void ig_forward_node(ig_graph *g, int node)
+{
+    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    const ig_node *nd = &g->nodes[node];
+    const ig_op_def *def = IG_OP_TABLE[nd->op];
+    if (def->forward) def->forward(g, nd);
+}
+
 void ig_zero_grad(ig_graph *g) { memset(g->grad, 0, g->param_size * sizeof(float)); }
 
 void ig_seed_gradient(ig_graph *g, int node, const float *dout)

@@ -285,6 +285,14 @@ double ig_graph_flops(const ig_graph *g)
     return total;
 }
 
+double ig_node_bytes(const ig_graph *g, int node, int batch)
+{
+    const ig_node *nd = &g->nodes[node];
+    double floats = (double)ig_shape_size(&nd->shape);
+    for (int k = 0; k < nd->n_in; k++) floats += (double)ig_shape_size(ig_in_shape(g, nd, k));
+    return 4.0 * (floats * batch + (double)ig_node_param_count(g, node));
+}
+
 void ig_operator_boundary(const ig_graph *g, int id, int *inputs, int *n_inputs,
                           int *outputs, int *n_outputs)
 {

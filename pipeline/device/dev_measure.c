@@ -1,0 +1,130 @@
+/* dev_measure.c: timing on this machine. A timed run repeats the timed code
+ * until it has lasted min_run_ms (doubling the repetitions from a calibration
+ * run), so microsecond instructions are not lost in the clock's resolution;
+ * the sample is the time per repetition. */
+#include "dev.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+#include "pl_threads.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+void dev_time(void (*fn)(void *ctx), void *ctx, const dev_timing *t, dev_latency *out)
+{
+    PL_ASSERT(t->threads >= 1 && t->timed_runs >= 1 && t->warmup_runs >= 0);
+    pl_threads_set(t->threads);
+    for (int i = 0; i < t->warmup_runs; i++) fn(ctx);
+
+    /* Repetitions per timed run: enough for min_run_ms, measured once. */
+    int repeats = 1;
+    for (;;) {
+        double start = now_ms();
+        for (int r = 0; r < repeats; r++) fn(ctx);
+        double took = now_ms() - start;
+        if (took >= t->min_run_ms || repeats >= (1 << 20)) break;
+        repeats *= took > 0 ? 2 : 16;
+    }
+
+    double *samples = pl_xmalloc((size_t)t->timed_runs * sizeof *samples);
+    for (int i = 0; i < t->timed_runs; i++) {
+        double start = now_ms();
+        for (int r = 0; r < repeats; r++) fn(ctx);
+        samples[i] = (now_ms() - start) / repeats;
+    }
+    dev_summarize(samples, t->timed_runs, out);
+    out->repeats = repeats;
+    pl_free(samples);
+}
+
+typedef struct {
+    ig_graph  *g;
+    const int *nodes;
+    int        count;
+} node_run;
+
+static void run_nodes(void *ctx)
+{
+    node_run *r = ctx;
+    for (int i = 0; i < r->count; i++) ig_forward_node(r->g, r->nodes[i]);
+}
+
+void dev_time_nodes(ig_graph *g, const int *nodes, int count, const dev_timing *t,
+                    dev_latency *out)
+{
+    node_run r = {g, nodes, count};
+    dev_time(run_nodes, &r, t, out);
+}
+
+int dev_inference_nodes(const ig_graph *g, int *nodes)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int op = g->nodes[i].op;
+        if (op != IG_OP_INPUT && op != IG_OP_SOFTMAX_XENT) nodes[count++] = i;
+    }
+    return count;
+}
+
+int dev_operator_nodes(const ig_graph *g, int id, int *nodes)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].operator_id == id) nodes[count++] = i;
+    return count;
+}
+
+/* Fixed pseudo-random values in [-1, 1) (an LCG): the same input on every
+ * machine and build. */
+static void fill_input(float *x, size_t n)
+{
+    uint32_t state = 12345u;
+    for (size_t i = 0; i < n; i++) {
+        state = state * 1664525u + 1013904223u;
+        x[i] = (float)((state >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out)
+{
+    memset(out, 0, sizeof *out);
+    PL_TRY(ig_graph_plan(g, batch));
+    PL_TRY(ig_set_training(g, 0));
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == IG_OP_INPUT)
+            fill_input(ig_value(g, i), (size_t)batch * (size_t)g->nodes[i].shape.c *
+                                           (size_t)g->nodes[i].shape.h * (size_t)g->nodes[i].shape.w);
+    int *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof *nodes);
+    int count = dev_inference_nodes(g, nodes);
+    node_run whole = {g, nodes, count};
+    run_nodes(&whole); /* every operator's inputs now hold real activations */
+
+    out->n_operators = g->n_operators;
+    out->operators = pl_xcalloc((size_t)(g->n_operators > 0 ? g->n_operators : 1),
+                                sizeof *out->operators);
+    int *op_nodes = pl_xmalloc((size_t)g->n_nodes * sizeof *op_nodes);
+    for (int id = 0; id < g->n_operators; id++) {
+        int n = dev_operator_nodes(g, id, op_nodes);
+        dev_time_nodes(g, op_nodes, n, t, &out->operators[id]);
+    }
+    dev_time_nodes(g, nodes, count, t, &out->model);
+    pl_free(op_nodes);
+    pl_free(nodes);
+    return PL_OK;
+}
+
+void dev_graph_timings_free(dev_graph_timings *t)
+{
+    if (!t) return;
+    pl_free(t->operators);
+    t->operators = NULL;
+    t->n_operators = 0;
+}
