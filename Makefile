@@ -9,6 +9,7 @@
 #   make bench      run the kernel benchmarks (prints GFLOP/s and ratios)
 #   make SAN=1 check   the same tests under address and UB sanitizers
 #   make check-torch   the models' logits against PyTorch's (needs python3-torch)
+#   make cross      build/aarch64/gos_bench_graph for a 64-bit ARM device
 #   make clean
 #
 # Dependencies come from pkg-config (openblas, hdf5, libconfig, gsl); HDF5's
@@ -38,7 +39,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla
 CFLAGS  := -std=c11 $(OPT) $(ARCH) -g -fopenmp -D_GNU_SOURCE $(WARN) \
            -Ipipeline/core -Ipipeline/nn -Ipipeline/graph -Ipipeline/train \
-           -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models -Ipipeline/device \
+           -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models -Ipipeline/device -Ipipeline/profile -Ipipeline/gen \
            $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lz -lm
 LDFLAGS := -fopenmp -Wl,-rpath,$(OPENBLAS_OMP)
@@ -95,7 +96,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 # Each prints "name: N passed, N failed" and exits non-zero on failure; the
 # runner prints the total and fails when any program failed. The shell tests
 # (tests/test_*.sh) drive `make experiment=...` itself.
-check: deps
+# The tests need the aarch64 cross toolchain and qemu-user too
+# (tests/test_cross.sh), so check installs them (--cross).
+check:
+	@scripts/install-deps.sh --cross
 	@$(MAKE) --no-print-directory all
 	@GOS_BUILD=$(BUILD) GOS_MAKE_ARGS="SAN=$(SAN)" scripts/run-tests.sh $(TESTS) $(TEST_SHS)
 
@@ -159,6 +163,46 @@ sweep: deps
 	    BUILD=$(BUILD) STORE=$(STORE) || exit 1; \
 	done
 
+# ---- cross build for aarch64 -------------------------------------------------
+# `make cross` builds $(BUILD)/aarch64/gos_bench_graph for a 64-bit ARM device
+# with Debian's aarch64-linux-gnu-gcc and the arm64 libraries of multiarch
+# (scripts/install-deps.sh --cross installs them). Only the library parts the
+# program needs: core, nn, graph, io, and device without the calibration (no
+# libconfig, no GSL: ig_graph.c includes GSL's header for ig_graph_init_params,
+# which the program never calls, and --gc-sections drops that function with
+# its GSL references).
+# HDF5's headers are the amd64 ones (libhdf5-dev is not Multi-Arch: same; both
+# LP64 little-endian, the same public types); its arm64 runtime is linked by
+# its full name. The AVX-512 kernels are behind #ifdef __AVX512F__.
+CROSS_CC     ?= aarch64-linux-gnu-gcc
+CROSS_BUILD  := $(BUILD)/aarch64
+CROSS_LIBDIR := /usr/lib/aarch64-linux-gnu
+CROSS_SRCS   := $(wildcard pipeline/core/*.c pipeline/nn/*.c pipeline/graph/*.c pipeline/io/*.c) \
+                $(addprefix pipeline/device/,dev_device.c dev_measure.c dev_model.c dev_stats.c \
+                  dev_timings.c dev_remote.c) stages/gos_bench_graph.c
+CROSS_OBJS   := $(CROSS_SRCS:%.c=$(CROSS_BUILD)/%.o)
+CROSS_CFLAGS := -std=c11 -O3 -march=armv8-a -g -fopenmp -D_GNU_SOURCE $(WARN) \
+                -ffunction-sections -fdata-sections \
+                -Ipipeline/core -Ipipeline/nn -Ipipeline/graph -Ipipeline/config -Ipipeline/io \
+                -Ipipeline/device -I/usr/include/aarch64-linux-gnu/openblas-openmp \
+                -I/usr/include/hdf5/serial -MMD -MP
+CROSS_LDFLAGS := -fopenmp -Wl,--gc-sections -Wl,-rpath,$(CROSS_LIBDIR)/openblas-openmp \
+                 -Wl,-rpath-link,$(CROSS_LIBDIR)
+CROSS_LDLIBS := $(CROSS_LIBDIR)/openblas-openmp/libopenblas.so \
+                $(CROSS_LIBDIR)/libhdf5_serial.so.103 -lz -lm
+
+.PHONY: cross
+cross:
+	@scripts/install-deps.sh --cross
+	@$(MAKE) --no-print-directory $(CROSS_BUILD)/gos_bench_graph
+
+$(CROSS_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CROSS_CC) $(CROSS_CFLAGS) -c $< -o $@
+
+$(CROSS_BUILD)/gos_bench_graph: $(CROSS_OBJS)
+	$(CROSS_CC) $(CROSS_LDFLAGS) $^ $(CROSS_LDLIBS) -o $@
+
 clean:
 	rm -rf build
 
@@ -168,3 +212,4 @@ clean-results:
 
 -include $(LIB_OBJS:.o=.d) $(TESTS:%=%.d) $(BENCHES:%=%.d) $(STAGES:$(BUILD)/%=$(BUILD)/stages/%.d)
 -include $(BUILD)/tests/torch_check.d
+-include $(CROSS_OBJS:.o=.d)

@@ -22,7 +22,7 @@ STORE ?= results/store
 
 .DELETE_ON_ERROR:
 .PHONY: all FORCE
-all: $(OUT)/baseline.h5
+all: $(OUT)/profile.h5
 
 $(OUT) $(STORE):
 	@mkdir -p $@
@@ -36,3 +36,8 @@ $(OUT)/%.fp: FORCE | $(OUT)
 $(OUT)/baseline.h5: $(OUT)/train.fp $(BUILD)/train | $(STORE)
 	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
 	  --stage train --fingerprint $< --out $@
+
+# ---- profile ----------------------------------------------------------------
+$(OUT)/profile.h5: $(OUT)/profile.fp $(BUILD)/profile $(OUT)/baseline.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage profile --fingerprint $< --out $@ --input $(OUT)/baseline.h5

@@ -1,15 +1,26 @@
 #!/bin/sh
 # install-deps.sh: installs the Debian packages gos needs when any is missing:
 # with apt-get when run as root, otherwise it prints the exact command to run.
-# Usage: scripts/install-deps.sh [--torch]   (--torch adds python3-torch,
-# python3-torchvision and python3-h5py, needed only to regenerate test
-# fixtures, for torch benches and for make check-torch)
+# Usage: scripts/install-deps.sh [--torch] [--cross]   (--torch adds
+# python3-torch, python3-torchvision and python3-h5py, needed only to
+# regenerate test fixtures, for torch benches and for make check-torch;
+# --cross adds the aarch64 cross compiler, qemu-user and the arm64 runtime
+# libraries of `make cross`, through Debian multiarch: it enables the arm64
+# architecture in dpkg first)
 set -eu
 
 PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
-if [ "${1:-}" = "--torch" ]; then
-    PACKAGES="$PACKAGES python3-torch python3-torchvision python3-h5py"
-fi
+cross=0
+for arg in "$@"; do
+    case "$arg" in
+        --torch) PACKAGES="$PACKAGES python3-torch python3-torchvision python3-h5py" ;;
+        # libhdf5-dev is not Multi-Arch: same, so only HDF5's arm64 runtime:
+        # `make cross` compiles against the amd64 headers (both LP64).
+        --cross) cross=1
+                 PACKAGES="$PACKAGES gcc-aarch64-linux-gnu qemu-user libopenblas-openmp-dev:arm64 zlib1g-dev:arm64 libhdf5-103-1:arm64" ;;
+        *) echo "install-deps: unknown option $arg (use --torch, --cross)" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $PACKAGES; do
@@ -22,13 +33,20 @@ done
 
 [ -z "$missing" ] && exit 0
 
+# The arm64 packages need the architecture enabled before apt-get update.
+add_arch=""
+if [ "$cross" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    add_arch="dpkg --add-architecture arm64"
+fi
+
 if [ "$(id -u)" = 0 ]; then
     echo "install-deps: installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
+    [ -n "$add_arch" ] && $add_arch
     apt-get update -qq
     apt-get install -y -qq $missing
 else
     echo "install-deps: missing Debian packages:$missing" >&2
-    echo "install-deps: run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+    echo "install-deps: run: ${add_arch:+sudo $add_arch && }sudo apt-get update && sudo apt-get install -y$missing" >&2
     exit 1
 fi

@@ -40,7 +40,9 @@ check() { # check DESCRIPTION CONDITION...
 run() { make --no-print-directory $make_args experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
 trained() { grep -q "^train: epoch" "$tmp/out"; }
 reused() { grep -q "^train: .*reusing" "$tmp/out"; }
-quiet() { ! grep -q "^train:" "$tmp/out"; }
+quiet() { ! grep -q "^train:\|^profile:" "$tmp/out"; }
+profiled() { grep -q "^profile: .* on host (measured" "$tmp/out"; }
+profile_only() { profiled && ! grep -q "^train:" "$tmp/out"; }
 
 write_exp() { # write_exp FILE LR EXTRA
     cat > "$1" <<CFG
@@ -59,17 +61,25 @@ make --no-print-directory $make_args experiment=tiny STORE="$store" RESULTS="$tm
 check "make experiment=tiny succeeds" test $? -eq 0
 check "tiny trains and reports a test accuracy" grep -q "^train: test accuracy" "$tmp/out"
 check "tiny's baseline is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/baseline.h5 > /dev/null"
+check "tiny is profiled on this host" profiled
+check "tiny's profile is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/profile.h5 > /dev/null"
 
 write_exp "$exp" 0.1 ""
 run "$tag";                       check "a first run trains" trained
+check "and profiles" profiled
 run "$tag";                       check "a second run does nothing" quiet
 write_exp "$exp" 0.1 "# a comment"
 printf '\n\n' >> "$exp"
 run "$tag";                       check "comments and whitespace rerun nothing" quiet
 write_exp "$exp" 0.1 "overrides = { train = { progress = \"auto\"; }; };"
 run "$tag";                       check "train.progress reruns nothing" quiet
+write_exp "$exp" 0.1 "device = { timed_runs = 3; };"
+run "$tag";                       check "a device key reruns profile, not train" profile_only
+write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"latency\"; };"
+run "$tag";                       check "a profile key reruns profile, not train" profile_only
 write_exp "$exp" 0.05 ""
 run "$tag";                       check "a train key reruns train" trained
+check "and the profile after it" profiled
 write_exp "$exp" 0.1 "threads = 1;"
 run "$tag";                       check "threads reruns train" trained
 write_exp "$exp" 0.1 ""

@@ -90,11 +90,10 @@ typedef struct {
     double cache_kb;           /* cache a working set must fit to stream fast  */
     double cache_gbs;          /* bandwidth from that cache, GB/s              */
     double overhead_us;        /* fixed cost per instruction                   */
-    double eff_conv;           /* fraction of peak FLOPs reached, dense conv   */
-    double eff_pointwise;      /* 1x1 conv                                     */
-    double eff_depthwise;      /* depthwise conv                               */
-    double eff_linear;         /* fully connected                              */
-    double eff_other;          /* elementwise, pooling, normalization          */
+    /* Fraction of peak FLOP/s reached per instruction class, in the order
+     * of dev_class (pipeline/device/dev.h): keys eff_conv, eff_pointwise,
+     * eff_depthwise, eff_linear, eff_pool, eff_other. */
+    double eff_class[6];
     double eff_bandwidth;      /* fraction of the bandwidth reached            */
 } cfg_device;
 

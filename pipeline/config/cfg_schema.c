@@ -239,25 +239,29 @@ static const cfg_key_spec keys[] = {
      .fingerprinted = 1,
      .doc = "Latency model: fixed cost of one instruction (dispatch, thread start), "
             "microseconds."},
-    {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_conv),
+    {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[0]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "
             "reaches."},
     {.section = "device", .key = "eff_pointwise", .type = CFG_FLOAT,
-     AT_FLOAT(device.eff_pointwise), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     AT_FLOAT(device.eff_class[1]), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
      .fingerprinted = 1,
      .doc = "Latency model: the same for 1x1 convolutions."},
     {.section = "device", .key = "eff_depthwise", .type = CFG_FLOAT,
-     AT_FLOAT(device.eff_depthwise), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     AT_FLOAT(device.eff_class[2]), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
      .fingerprinted = 1,
      .doc = "Latency model: the same for depthwise convolutions."},
-    {.section = "device", .key = "eff_linear", .type = CFG_FLOAT, AT_FLOAT(device.eff_linear),
+    {.section = "device", .key = "eff_linear", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[3]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: the same for fully connected layers."},
-    {.section = "device", .key = "eff_other", .type = CFG_FLOAT, AT_FLOAT(device.eff_other),
+    {.section = "device", .key = "eff_pool", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[4]),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
+     .doc = "Latency model: the same for max and average pooling windows and global "
+            "average pooling."},
+    {.section = "device", .key = "eff_other", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[5]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: the same for every other instruction (activations, "
-            "elementwise, pooling, normalization)."},
+            "elementwise, normalization, data movement)."},
     {.section = "device", .key = "eff_bandwidth", .type = CFG_FLOAT,
      AT_FLOAT(device.eff_bandwidth), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
      .fingerprinted = 1,
@@ -422,7 +426,7 @@ static int check_device(const cfg_device *d, const char *const *where)
     if (strcmp(d->kind, "predicted") != 0) return PL_OK;
     static const char *const needed[] = {"cores", "freq_ghz", "simd_lanes", "fma_units",
                                          "dram_gbs", "cache_gbs", "eff_conv", "eff_pointwise",
-                                         "eff_depthwise", "eff_linear", "eff_other",
+                                         "eff_depthwise", "eff_linear", "eff_pool", "eff_other",
                                          "eff_bandwidth"};
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
         int row = cfg_schema_find_key("device", needed[i]);

@@ -27,6 +27,7 @@ typedef enum {
     DEV_CLASS_POINTWISE, /* 1x1 convolution                            */
     DEV_CLASS_DEPTHWISE, /* depthwise convolution                      */
     DEV_CLASS_LINEAR,    /* fully connected                            */
+    DEV_CLASS_POOL,      /* max/average pooling, global average pool   */
     DEV_CLASS_OTHER,     /* everything else                            */
     DEV_CLASS_COUNT
 } dev_class;
@@ -139,6 +140,64 @@ typedef struct {
 int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out);
 
 void dev_graph_timings_free(dev_graph_timings *t);
+
+/* ---- measuring on the real device (dev_remote.c) ------------------------- */
+
+/* Runs d->remote_command with {graph} = graph_artifact (which holds g as
+ * /graph) and {timings} = a temporary file in work_dir, and reads the
+ * gos.timings artifact gos_bench_graph left there into out and prov. */
+int dev_remote_time_graph(const cfg_device *d, const char *graph_artifact, const ig_graph *g,
+                          const char *work_dir, dev_graph_timings *out, dev_provenance *prov);
+
+/* ---- timings artifacts and gos_bench_graph (dev_timings.c) -------------- */
+
+/* The node whose value is g's inference output: the last node of
+ * dev_inference_nodes (the logits of a trained model); -1 when none. */
+int dev_output_node(const ig_graph *g);
+
+/* Writes the gos.timings artifact at path, atomically: root provenance with
+ * stage "bench_graph", experiment and config_text (what was timed and how;
+ * may be NULL), prov as the attributes of /latency, t per operator of g in
+ * /operators and end to end in /model, and /output: output, the value of
+ * node output_node of g for the fixed input of dev_time_graph, at batch
+ * prov->batch. Returns PL_OK or a negative status. */
+int dev_timings_write(const char *path, const char *experiment, const char *config_text,
+                      const dev_provenance *prov, const ig_graph *g,
+                      const dev_graph_timings *t,
+                      const float *output /* (prov->batch, size of node output_node) */,
+                      int output_node);
+
+/* Reads the gos.timings artifact at path into out (allocated; free with
+ * dev_graph_timings_free) and prov (the /latency attributes; NULL skips
+ * them). With g given, its operators must be g's: same count, same names in
+ * the same order (else PL_ERR_SCHEMA naming the file and the first
+ * difference). Latencies must be finite and >= 0. */
+int dev_timings_read(const char *path, const ig_graph *g, dev_graph_timings *out,
+                     dev_provenance *prov);
+
+/* The /output of the gos.timings artifact at path: *out (pl_xmalloc'd,
+ * pl_free) of (*batch, *size) floats, and the node it is the value of. */
+int dev_timings_read_output(const char *path, float **out, int64_t *batch, int64_t *size,
+                            int64_t *node);
+
+/* Compares the /output of two gos.timings artifacts (same node and shape,
+ * else an error): *max_abs_diff = max |a - b|, *max_abs = max |a|. */
+int dev_timings_compare_outputs(const char *path_a, const char *path_b, double *max_abs_diff,
+                                double *max_abs);
+
+/* What gos_bench_graph does. */
+typedef struct {
+    int        batch;       /* >= 1                                     */
+    dev_timing timing;
+    char       device[64];  /* the name stored as the latencies' device */
+} dev_bench_options;
+
+/* Reads the graph /graph of the artifact graph_path (any schema holding
+ * one), times it with dev_time_graph as o says, and writes the gos.timings
+ * artifact timings_path (kind "measured", device o->device). When summary is
+ * not NULL it receives the timings (free with dev_graph_timings_free). */
+int dev_bench_graph(const char *graph_path, const char *timings_path,
+                    const dev_bench_options *o, dev_graph_timings *summary);
 
 /* ---- statistics (dev_stats.c) -------------------------------------------- */
 

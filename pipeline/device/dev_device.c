@@ -26,11 +26,9 @@ int dev_model_from_config(dev_model *m, const cfg_device *d)
     m->cache_kb = d->cache_kb;
     m->cache_gbs = d->cache_gbs;
     m->overhead_us = d->overhead_us;
-    m->eff[DEV_CLASS_CONV] = d->eff_conv;
-    m->eff[DEV_CLASS_POINTWISE] = d->eff_pointwise;
-    m->eff[DEV_CLASS_DEPTHWISE] = d->eff_depthwise;
-    m->eff[DEV_CLASS_LINEAR] = d->eff_linear;
-    m->eff[DEV_CLASS_OTHER] = d->eff_other;
+    _Static_assert(sizeof d->eff_class / sizeof d->eff_class[0] == DEV_CLASS_COUNT,
+                   "cfg_device.eff_class has one entry per dev_class");
+    for (int c = 0; c < DEV_CLASS_COUNT; c++) m->eff[c] = d->eff_class[c];
     m->eff_bandwidth = d->eff_bandwidth;
     int complete = m->cores > 0 && m->freq_ghz > 0 && m->simd_lanes > 0 && m->fma_units > 0 &&
                    m->dram_gbs > 0 && m->cache_gbs > 0 && m->eff_bandwidth > 0;
@@ -63,11 +61,14 @@ void dev_provenance_init(dev_provenance *p, const cfg_device *d, const dev_timin
         snprintf(p->build, sizeof p->build,
                  "latency model: %d cores x %.3g GHz x %d lanes x 2 x %d FMA = %.4g GFLOP/s; "
                  "DRAM %.4g GB/s, cache %.4g KiB at %.4g GB/s, x%.3g; overhead %.4g us; "
-                 "efficiency conv %.3g pointwise %.3g depthwise %.3g linear %.3g other %.3g",
+                 "efficiency",
                  m->cores, m->freq_ghz, m->simd_lanes, m->fma_units, dev_model_peak_gflops(m),
-                 m->dram_gbs, m->cache_kb, m->cache_gbs, m->eff_bandwidth, m->overhead_us,
-                 m->eff[DEV_CLASS_CONV], m->eff[DEV_CLASS_POINTWISE], m->eff[DEV_CLASS_DEPTHWISE],
-                 m->eff[DEV_CLASS_LINEAR], m->eff[DEV_CLASS_OTHER]);
+                 m->dram_gbs, m->cache_kb, m->cache_gbs, m->eff_bandwidth, m->overhead_us);
+        for (int c = 0; c < DEV_CLASS_COUNT; c++) {
+            size_t used = strlen(p->build);
+            snprintf(p->build + used, sizeof p->build - used, " %s %.3g", dev_class_name(c),
+                     m->eff[c]);
+        }
         return;
     }
     PL_ASSERT(t != NULL);

@@ -96,6 +96,7 @@ static void fill_input(float *x, size_t n)
 int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out)
 {
     memset(out, 0, sizeof *out);
+    pl_threads_set(t->threads); /* the untimed first forward too */
     PL_TRY(ig_graph_plan(g, batch));
     PL_TRY(ig_set_training(g, 0));
     for (int i = 0; i < g->n_nodes; i++)

@@ -20,6 +20,9 @@ dev_class dev_node_class(const ig_graph *g, int node)
     case IG_OP_DWCONV2D: return DEV_CLASS_DEPTHWISE;
     case IG_OP_PWCONV2D: return DEV_CLASS_POINTWISE;
     case IG_OP_LINEAR: return DEV_CLASS_LINEAR;
+    case IG_OP_MAXPOOL:
+    case IG_OP_AVGPOOL:
+    case IG_OP_GLOBAL_AVGPOOL: return DEV_CLASS_POOL;
     case IG_OP_CONV2D: {
         const ig_shape *in = &g->nodes[nd->in[0]].shape;
         if (nd->attr[IG_A_GROUPS] == in->c && nd->attr[IG_A_OC] == in->c && in->c > 1)
@@ -34,7 +37,7 @@ dev_class dev_node_class(const ig_graph *g, int node)
 const char *dev_class_name(dev_class c)
 {
     static const char *const names[DEV_CLASS_COUNT] = {"conv", "pointwise", "depthwise",
-                                                       "linear", "other"};
+                                                       "linear", "pool", "other"};
     PL_ASSERT(c >= 0 && c < DEV_CLASS_COUNT);
     return names[c];
 }

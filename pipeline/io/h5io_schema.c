@@ -1,5 +1,5 @@
 /* h5io_schema.c: the artifact schemas (gos.baseline, gos.checkpoint,
- * gos.weights, gos.torch_reference) and the provenance attributes, as
+ * gos.weights, gos.torch_reference, gos.profile, ...) and the provenance attributes, as
  * tables. schemas/artifacts.md documents every entry here;
  * tests/test_schema_doc.c keeps the two in step. */
 #include "h5io_schema.h"
@@ -89,6 +89,112 @@ static const h5io_entry baseline_entries[] = {
     ATTR("/data", "logits_node", H5IO_T_I64),
 };
 
+/* The provenance attributes of a set of latencies (dev_write_provenance). */
+#define LATENCY_PROVENANCE(p)                                                  \
+    GROUP(p),                                                                  \
+    ATTR(p, "unit", H5IO_T_STRING),                                            \
+    ATTR(p, "device", H5IO_T_STRING),                                          \
+    ATTR(p, "kind", H5IO_T_STRING),                                            \
+    ATTR(p, "batch", H5IO_T_I64),                                              \
+    ATTR(p, "threads", H5IO_T_I64),                                            \
+    ATTR(p, "warmup_runs", H5IO_T_I64),                                        \
+    ATTR(p, "timed_runs", H5IO_T_I64),                                         \
+    ATTR(p, "min_run_ms", H5IO_T_F64),                                         \
+    ATTR(p, "build", H5IO_T_STRING)
+
+/* The profile stage's output: one row per operator of the baseline. */
+#define OPERATORS H5IO_LIKE("/operators/names", 0)
+#define PNODES    H5IO_LIKE("/nodes/opcodes", 0)
+static const h5io_entry profile_entries[] = {
+    LATENCY_PROVENANCE("/latency"),
+    LATENCY_PROVENANCE("/prediction"),
+    GROUP("/operators"),
+    DSET1("/operators/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/operators/latency_ms", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/latency_min_ms", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/latency_max_ms", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/latency_spread_ms", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/repeats", H5IO_T_I64, OPERATORS),
+    DSET1("/operators/predicted_ms", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/params", H5IO_T_I64, OPERATORS),
+    DSET1("/operators/flops", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/bytes", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/n_nodes", H5IO_T_I32, OPERATORS),
+    DSET1("/operators/latency_share", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/param_share", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/score", H5IO_T_F64, OPERATORS),
+    DSET1("/operators/rank", H5IO_T_I32, OPERATORS),
+    ATTR("/operators", "rank_by", H5IO_T_STRING),
+    ATTR("/operators", "latency_weight", H5IO_T_F64),
+    DSET1("/ranking", H5IO_T_I32, OPERATORS),
+    GROUP("/nodes"),
+    DSET1("/nodes/opcodes", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/nodes/operator_ids", H5IO_T_I32, PNODES),
+    DSET1("/nodes/flops", H5IO_T_F64, PNODES),
+    DSET1("/nodes/bytes", H5IO_T_F64, PNODES),
+    DSET1("/nodes/predicted_ms", H5IO_T_F64, PNODES),
+    GROUP("/model"),
+    ATTR("/model", "latency_ms", H5IO_T_F64),
+    ATTR("/model", "latency_min_ms", H5IO_T_F64),
+    ATTR("/model", "latency_max_ms", H5IO_T_F64),
+    ATTR("/model", "latency_spread_ms", H5IO_T_F64),
+    ATTR("/model", "sum_operators_ms", H5IO_T_F64),
+    ATTR("/model", "predicted_ms", H5IO_T_F64),
+    ATTR("/model", "kendall_tau", H5IO_T_F64),
+    ATTR("/model", "params", H5IO_T_I64),
+    ATTR("/model", "flops", H5IO_T_F64),
+    ATTR("/model", "model", H5IO_T_STRING),
+};
+
+/* gos_bench_graph's output: per-operator and whole-model latencies of one
+ * graph and the graph's output for the fixed timing input. */
+#define TIMED_OPS H5IO_LIKE("/operators/names", 0)
+static const h5io_entry timings_entries[] = {
+    LATENCY_PROVENANCE("/latency"),
+    GROUP("/operators"),
+    DSET1("/operators/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/operators/latency_ms", H5IO_T_F64, TIMED_OPS),
+    DSET1("/operators/latency_min_ms", H5IO_T_F64, TIMED_OPS),
+    DSET1("/operators/latency_max_ms", H5IO_T_F64, TIMED_OPS),
+    DSET1("/operators/latency_spread_ms", H5IO_T_F64, TIMED_OPS),
+    DSET1("/operators/repeats", H5IO_T_I64, TIMED_OPS),
+    GROUP("/model"),
+    ATTR("/model", "latency_ms", H5IO_T_F64),
+    ATTR("/model", "latency_min_ms", H5IO_T_F64),
+    ATTR("/model", "latency_max_ms", H5IO_T_F64),
+    ATTR("/model", "latency_spread_ms", H5IO_T_F64),
+    ATTR("/model", "repeats", H5IO_T_I64),
+    DSET2("/output", H5IO_T_F32, H5IO_ANY, H5IO_ANY),
+    ATTR("/output", "node", H5IO_T_I64),
+};
+
+/* A latency model fitted to measured timings (gos_device calibrate). */
+#define SAMPLES H5IO_LIKE("/samples/source", 0)
+static const h5io_entry calibration_entries[] = {
+    GROUP("/samples"),
+    DSET1("/samples/source", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/samples/operator", H5IO_T_STRING, SAMPLES),
+    DSET1("/samples/measured_ms", H5IO_T_F64, SAMPLES),
+    DSET1("/samples/predicted_before_ms", H5IO_T_F64, SAMPLES),
+    DSET1("/samples/predicted_after_ms", H5IO_T_F64, SAMPLES),
+    GROUP("/fit"),
+    ATTR("/fit", "device", H5IO_T_STRING),
+    ATTR("/fit", "overhead_us", H5IO_T_F64),
+    ATTR("/fit", "eff_conv", H5IO_T_F64),
+    ATTR("/fit", "eff_pointwise", H5IO_T_F64),
+    ATTR("/fit", "eff_depthwise", H5IO_T_F64),
+    ATTR("/fit", "eff_linear", H5IO_T_F64),
+    ATTR("/fit", "eff_pool", H5IO_T_F64),
+    ATTR("/fit", "eff_other", H5IO_T_F64),
+    ATTR("/fit", "eff_bandwidth", H5IO_T_F64),
+    ATTR("/fit", "rms_log_before", H5IO_T_F64),
+    ATTR("/fit", "rms_log_after", H5IO_T_F64),
+    ATTR("/fit", "tau_before", H5IO_T_F64),
+    ATTR("/fit", "tau_after", H5IO_T_F64),
+    ATTR("/fit", "iterations", H5IO_T_I64),
+    ATTR("/fit", "sources", H5IO_T_I64),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -129,6 +235,12 @@ static const h5io_schema schemas[] = {
      weights_entries, COUNT_OF(weights_entries)},
     {"gos.torch_reference", 1, "an input batch and PyTorch's logits for it",
      torch_reference_entries, COUNT_OF(torch_reference_entries)},
+    {"gos.profile", 1, "per-operator latency (with provenance), params, FLOPs, bytes and ranking",
+     profile_entries, COUNT_OF(profile_entries)},
+    {"gos.calibration", 1, "a device's latency-model factors fitted to measured timings",
+     calibration_entries, COUNT_OF(calibration_entries)},
+    {"gos.timings", 1, "per-operator and whole-graph latencies timed by gos_bench_graph",
+     timings_entries, COUNT_OF(timings_entries)},
 };
 
 const h5io_schema *h5io_schema_find(const char *name)

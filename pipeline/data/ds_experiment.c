@@ -1,0 +1,111 @@
+/* ds_experiment.c: an experiment's data splits and model-sized batches (see
+ * ds_experiment.h). The split and padding rules are the train stage's. */
+#include "ds_experiment.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+
+#include <string.h>
+
+static int load_dataset(ds_experiment *x, const cfg_data *d)
+{
+    const char *path = d->path[0] != '\0' ? d->path : NULL;
+    if (strcmp(d->name, "fashion_mnist") == 0) {
+        x->crop_pad = 2;
+        x->flip = 1;
+        return ds_load_fashion_mnist(path, &x->train, &x->test, 0, d->test_images);
+    }
+    if (strcmp(d->name, "cifar10") == 0) {
+        x->crop_pad = 4;
+        x->flip = 1;
+        if (!path)
+            PL_FAIL(PL_ERR_CONFIG, "data.path: CIFAR-10 has no standard place; set data.path to "
+                    "the cifar-10-batches-bin folder");
+        return ds_load_cifar10(path, &x->train, &x->test, 0, d->test_images);
+    }
+    PL_FAIL(PL_ERR_CONFIG, "data.name: unknown dataset '%s'", d->name);
+}
+
+static int prepare(ds_experiment *x, const cfg_experiment *e)
+{
+    const cfg_data *d = &e->data;
+    PL_TRY(load_dataset(x, d));
+    if (d->validation_images >= x->train.n)
+        PL_FAIL(PL_ERR_CONFIG, "data.validation_images: %d leaves no training images (the "
+                "training split has %d)", d->validation_images, x->train.n);
+    PL_TRY(ds_split(&x->train, &x->val, d->validation_images, (uint64_t)e->seed));
+    if (d->train_images > 0) {
+        if (d->train_images > x->train.n)
+            PL_FAIL(PL_ERR_CONFIG, "data.train_images: %d requested but only %d remain after "
+                    "the validation split", d->train_images, x->train.n);
+        x->train.n = d->train_images;
+    }
+    x->src_c = x->train.c;
+    x->src_h = x->train.h;
+    x->src_w = x->train.w;
+    int size = e->model.input_size;
+    x->in_h = size > 0 ? size : x->src_h;
+    x->in_w = size > 0 ? size : x->src_w;
+    if (x->in_h < x->src_h || x->in_w < x->src_w)
+        PL_FAIL(PL_ERR_CONFIG, "model.input_size: %d is smaller than the %dx%d images", size,
+                x->src_h, x->src_w);
+    if (x->src_c < 1 || x->src_c > DS_MAX_CHANNELS)
+        PL_FAIL(PL_ERR_INVAL, "%s: %d channels (at most %d are supported)", x->train.name,
+                x->src_c, DS_MAX_CHANNELS);
+    for (int c = 0; c < x->src_c; c++)
+        x->pad_value[c] = x->train.std[c] > 0 ? -x->train.mean[c] / x->train.std[c] : 0.0f;
+    return PL_OK;
+}
+
+int ds_experiment_load(ds_experiment *x, const cfg_experiment *e, int max_batch)
+{
+    memset(x, 0, sizeof *x);
+    PL_ASSERT(max_batch >= 1);
+    int rc = prepare(x, e);
+    if (rc < 0) {
+        ds_experiment_free(x);
+        return rc;
+    }
+    x->max_batch = max_batch;
+    x->staging = pl_xmalloc((size_t)max_batch * x->src_c * x->src_h * x->src_w * sizeof(float));
+    return PL_OK;
+}
+
+void ds_experiment_batch(ds_experiment *x, const ds_set *set, const int32_t *idx, int count,
+                         int augment, uint64_t seed, int64_t step, float *input,
+                         int32_t *labels)
+{
+    PL_ASSERT(count >= 1 && count <= x->max_batch);
+    int32_t scratch_labels[1];
+    int padding = x->in_h != x->src_h || x->in_w != x->src_w;
+    float *dst = padding ? x->staging : input;
+    int32_t *lab = labels;
+    int32_t *own = NULL;
+    if (!lab) lab = count == 1 ? scratch_labels : (own = pl_xmalloc((size_t)count * sizeof *own));
+    if (augment)
+        ds_gather_augmented(set, idx, count, dst, lab, x->crop_pad, x->flip, seed, step);
+    else
+        ds_gather(set, idx, count, dst, lab);
+    pl_free(own);
+    if (!padding) return;
+    int top = (x->in_h - x->src_h) / 2, left = (x->in_w - x->src_w) / 2;
+    size_t plane = (size_t)x->in_h * x->in_w;
+    for (int n = 0; n < count; n++)
+        for (int c = 0; c < x->src_c; c++) {
+            float *out = input + ((size_t)n * x->src_c + c) * plane;
+            const float *in = x->staging + ((size_t)n * x->src_c + c) * x->src_h * x->src_w;
+            for (size_t i = 0; i < plane; i++) out[i] = x->pad_value[c];
+            for (int y = 0; y < x->src_h; y++)
+                memcpy(out + (size_t)(y + top) * x->in_w + left, in + (size_t)y * x->src_w,
+                       (size_t)x->src_w * sizeof *in);
+        }
+}
+
+void ds_experiment_free(ds_experiment *x)
+{
+    if (!x) return;
+    ds_set_free(&x->train);
+    ds_set_free(&x->val);
+    ds_set_free(&x->test);
+    pl_free(x->staging);
+    memset(x, 0, sizeof *x);
+}
