@@ -22,7 +22,7 @@ STORE ?= results/store
 
 .DELETE_ON_ERROR:
 .PHONY: all FORCE
-all: $(OUT)/profile.h5
+all: $(OUT)/graphs.h5
 
 $(OUT) $(STORE):
 	@mkdir -p $@
@@ -41,3 +41,9 @@ $(OUT)/baseline.h5: $(OUT)/train.fp $(BUILD)/train | $(STORE)
 $(OUT)/profile.h5: $(OUT)/profile.fp $(BUILD)/profile $(OUT)/baseline.h5 | $(STORE)
 	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
 	  --stage profile --fingerprint $< --out $@ --input $(OUT)/baseline.h5
+
+# ---- graphgen ---------------------------------------------------------------
+$(OUT)/graphs.h5: $(OUT)/graphgen.fp $(BUILD)/graphgen $(OUT)/baseline.h5 $(OUT)/profile.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage graphgen --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
+	  --input $(OUT)/profile.h5

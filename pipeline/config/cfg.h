@@ -103,6 +103,20 @@ typedef struct {
     double latency_weight;     /* "mixed": weight of the latency share          */
 } cfg_profile;
 
+/* graphgen: operators as instruction DAGs, seed candidates, the sparsity
+ * study. */
+typedef struct {
+    int    top_operators;    /* profile ranking positions extracted          */
+    int    sample_images;    /* training images whose activations are kept   */
+    char   instruction_set[32]; /* enum: gen_iset names                     */
+    int    min_nodes, max_nodes; /* random candidates' instructions         */
+    int    study_samples;    /* per operator and kind (scratch, adapted)     */
+    int    seed_candidates;  /* adapted seeds kept per operator              */
+    double study_threshold;  /* fit ok: error <= original's refit + this     */
+    int    fit_steps, fit_batch;
+    double fit_lr, fit_holdout;
+} cfg_graphgen;
+
 typedef struct {
     char      path[1024];  /* the experiment file as given to cfg_load          */
     char      name[128];   /* its basename without ".cfg"                       */
@@ -113,6 +127,7 @@ typedef struct {
     cfg_train train;
     cfg_device device;
     cfg_profile profile;
+    cfg_graphgen graphgen;
     /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
      * one per line "section.key = value;" in schema order, with "  # default"
      * appended where the schema default was applied. defaults_applied: only

@@ -33,6 +33,10 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const progress_names[] = {"auto", "always", "never", NULL};
 static const char *const device_kinds[]   = {"measured", "predicted", "remote", NULL};
 static const char *const rank_names[]     = {"latency", "latency_per_param", "mixed", NULL};
+/* The instruction-set variants of pipeline/gen/gen_iset.c (a test keeps the
+ * two lists equal). */
+static const char *const iset_names[]     = {"full", "no-dense-conv", "no-transcendental",
+                                             "pointwise-depthwise", NULL};
 
 static const cfg_section_spec sections[] = {
     {"", "Top-level keys, shared by every stage."},
@@ -49,11 +53,15 @@ static const cfg_section_spec sections[] = {
                "else `dram_gbs`, times `eff_bandwidth`. A characteristic left at 0 is "
                "unknown; a predicted device needs them all."},
     {"profile", "How the profile stage ranks operators by inefficiency."},
+    {"graphgen", "Graph generation: the profile's top operators as instruction DAGs with their "
+                 "weights and real activations, seed candidates for the search, and the "
+                 "sparsity study (random candidates from scratch against adaptations of the "
+                 "original)."},
 };
 
 /* Sections of the stages still to be written (see ARCHITECTURE.md). */
 static const char *const future_sections[] = {
-    "graphgen", "search", "finetune", "validate", "report", NULL,
+    "search", "finetune", "validate", "report", NULL,
 };
 
 static const cfg_stage_spec stages[] = {
@@ -62,6 +70,9 @@ static const cfg_stage_spec stages[] = {
     {"profile", {"threads", "device", "profile", NULL},
      "Times or predicts every operator of the baseline on the device and ranks them: "
      "results/<exp>/profile.h5."},
+    {"graphgen", {"seed", "threads", "model", "data", "device", "graphgen", NULL},
+     "Cuts the top operators out as instruction DAGs, makes seed candidates and runs the "
+     "sparsity study: results/<exp>/graphs.h5."},
 };
 
 static const cfg_key_spec keys[] = {
@@ -279,6 +290,60 @@ static const cfg_key_spec keys[] = {
      AT_FLOAT(profile.latency_weight), .def_float = 0.7, .bounds = MIN_MAX, .min = 0,
      .max = 1, .fingerprinted = 1,
      .doc = "`mixed`: weight of the latency share; the parameter share gets the rest."},
+
+    /* graphgen */
+    {.section = "graphgen", .key = "top_operators", .type = CFG_INT,
+     AT_INT(graphgen.top_operators), .def_int = 3, .bounds = MIN_MAX, .min = 1, .max = 1000,
+     .fingerprinted = 1,
+     .doc = "Operators taken from the top of the profile's ranking (operators that cannot "
+            "be a candidate, e.g. with two outputs, are skipped and counted)."},
+    {.section = "graphgen", .key = "sample_images", .type = CFG_INT,
+     AT_INT(graphgen.sample_images), .def_int = 256, .bounds = MIN_MAX, .min = 8,
+     .max = 100000, .fingerprinted = 1,
+     .doc = "Training images whose activations at each operator's boundary are recorded "
+            "(the quick fit's data; the last `fit_holdout` share measures the fitted error)."},
+    {.section = "graphgen", .key = "instruction_set", .type = CFG_ENUM,
+     AT_STRING(graphgen.instruction_set), .def_string = "full", .values = iset_names,
+     .fingerprinted = 1,
+     .doc = "The instructions new candidates may use: `full`, `no-dense-conv` (no convolution "
+            "with a kernel above 1x1 except depthwise), `no-transcendental` (no sigmoid or "
+            "tanh), `pointwise-depthwise` (1x1 and depthwise convolutions, normalization, "
+            "activations and elementwise arithmetic only)."},
+    {.section = "graphgen", .key = "min_nodes", .type = CFG_INT, AT_INT(graphgen.min_nodes),
+     .def_int = 1, .bounds = MIN_MAX, .min = 1, .max = 60, .fingerprinted = 1,
+     .doc = "Random candidates from scratch: fewest instructions."},
+    {.section = "graphgen", .key = "max_nodes", .type = CFG_INT, AT_INT(graphgen.max_nodes),
+     .def_int = 8, .bounds = MIN_MAX, .min = 1, .max = 60, .fingerprinted = 1,
+     .doc = "Random candidates from scratch: most instructions (at least `min_nodes`)."},
+    {.section = "graphgen", .key = "study_samples", .type = CFG_INT,
+     AT_INT(graphgen.study_samples), .def_int = 50, .bounds = MIN_MAX, .min = 0,
+     .max = 100000, .fingerprinted = 1,
+     .doc = "Sparsity study: candidates drawn per operator from scratch, and as many by "
+            "adaptation (one mutation of the original); each valid one gets the quick fit."},
+    {.section = "graphgen", .key = "seed_candidates", .type = CFG_INT,
+     AT_INT(graphgen.seed_candidates), .def_int = 8, .bounds = MIN_MAX, .min = 0, .max = 1000,
+     .fingerprinted = 1,
+     .doc = "Distinct valid adaptations of each original stored beside it as seeds of the "
+            "search's first population."},
+    {.section = "graphgen", .key = "study_threshold", .type = CFG_FLOAT,
+     AT_FLOAT(graphgen.study_threshold), .def_float = 0.05, .bounds = MIN_MAX, .min = 0,
+     .max = 100, .fingerprinted = 1,
+     .doc = "A candidate fits when its fitted relative error is at most the original "
+            "operator's own (re-initialised and fitted the same way) plus this."},
+    {.section = "graphgen", .key = "fit_steps", .type = CFG_INT, AT_INT(graphgen.fit_steps),
+     .def_int = 150, .bounds = MIN_MAX, .min = 0, .max = 1000000, .fingerprinted = 1,
+     .doc = "Quick fit: Adam steps on the relative squared error to the original's outputs."},
+    {.section = "graphgen", .key = "fit_batch", .type = CFG_INT, AT_INT(graphgen.fit_batch),
+     .def_int = 16, .bounds = MIN_MAX, .min = 2, .max = 1024, .fingerprinted = 1,
+     .doc = "Quick fit: recorded examples per step."},
+    {.section = "graphgen", .key = "fit_lr", .type = CFG_FLOAT, AT_FLOAT(graphgen.fit_lr),
+     .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Quick fit: Adam step size."},
+    {.section = "graphgen", .key = "fit_holdout", .type = CFG_FLOAT,
+     AT_FLOAT(graphgen.fit_holdout), .def_float = 0.25, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE,
+     .min = 0, .max = 0.9, .fingerprinted = 1,
+     .doc = "Quick fit: share of the recorded examples held out to measure the fitted error."},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -458,5 +523,9 @@ int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where
     if (strcmp(t->schedule, "cosine") == 0 && t->min_lr > t->lr)
         PL_FAIL(PL_ERR_CONFIG, "%s: train.min_lr: must be <= train.lr (%g) with the cosine "
                 "schedule (got %g)", where_of(where, "train", "min_lr"), t->lr, t->min_lr);
+    if (e->graphgen.max_nodes < e->graphgen.min_nodes)
+        PL_FAIL(PL_ERR_CONFIG, "%s: graphgen.max_nodes: must be >= graphgen.min_nodes (%d) "
+                "(got %d)", where_of(where, "graphgen", "max_nodes"), e->graphgen.min_nodes,
+                e->graphgen.max_nodes);
     return check_device(&e->device, where);
 }

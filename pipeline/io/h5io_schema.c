@@ -195,6 +195,69 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "sources", H5IO_T_I64),
 };
 
+/* Graph generation's output: operators, weights, activations, candidate
+ * DAGs as one node table, the sparsity study. */
+#define GOPS   H5IO_LIKE("/operators/names", 0)
+#define GCANDS H5IO_LIKE("/candidates/first", 0)
+#define GROWS  H5IO_LIKE("/candidates/opcodes", 0)
+#define GSAMP  H5IO_LIKE("/study/operator", 0)
+#define DSET3(p, t, d0, d1, d2) {(p), NULL, H5IO_DATASET, (t), 3, {d0, d1, d2}, 1}
+static const h5io_entry graphs_entries[] = {
+    GROUP("/operators"),
+    DSET1("/operators/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/operators/model_ids", H5IO_T_I32, GOPS),
+    DSET1("/operators/n_inputs", H5IO_T_I32, GOPS),
+    DSET3("/operators/input_shapes", H5IO_T_I32, GOPS, H5IO_FIXED(8), H5IO_FIXED(3)),
+    DSET2("/operators/output_shape", H5IO_T_I32, GOPS, H5IO_FIXED(3)),
+    DSET2("/operators/model_inputs", H5IO_T_I32, GOPS, H5IO_FIXED(8)),
+    DSET1("/operators/model_output", H5IO_T_I32, GOPS),
+    DSET1("/operators/original_error", H5IO_T_F64, GOPS),
+    DSET1("/operators/original_ms", H5IO_T_F64, GOPS),
+    DSET1("/operators/param_first", H5IO_T_I64, GOPS),
+    DSET1("/operators/param_count", H5IO_T_I64, GOPS),
+    DSET1("/operators/state_first", H5IO_T_I64, GOPS),
+    DSET1("/operators/state_count", H5IO_T_I64, GOPS),
+    ATTR("/operators", "skipped", H5IO_T_I64),
+    GROUP("/weights"),
+    DSET1("/weights/param", H5IO_T_F32, H5IO_ANY),
+    DSET1("/weights/state", H5IO_T_F32, H5IO_ANY),
+    GROUP("/activations"),
+    DSET1("/activations/data", H5IO_T_F32, H5IO_ANY),
+    DSET2("/activations/input_first", H5IO_T_I64, GOPS, H5IO_FIXED(8)),
+    DSET1("/activations/output_first", H5IO_T_I64, GOPS),
+    ATTR("/activations", "images", H5IO_T_I64),
+    GROUP("/candidates"),
+    DSET1("/candidates/opcodes", H5IO_T_STRING, H5IO_ANY),
+    DSET2("/candidates/inputs", H5IO_T_I32, GROWS, H5IO_FIXED(IG_MAX_IN)),
+    DSET2("/candidates/attrs", H5IO_T_I32, GROWS, H5IO_FIXED(IG_N_ATTR)),
+    DSET2("/candidates/fattrs", H5IO_T_F32, GROWS, H5IO_FIXED(IG_N_FATTR)),
+    DSET1("/candidates/first", H5IO_T_I64, H5IO_ANY),
+    DSET1("/candidates/n_nodes", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/n_inputs", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/output", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/operator", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/kind", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/struct_hash", H5IO_T_I64, GCANDS),
+    GROUP("/study"),
+    DSET1("/study/operator", H5IO_T_I32, H5IO_ANY),
+    DSET1("/study/kind", H5IO_T_I32, GSAMP),
+    DSET1("/study/valid", H5IO_T_I32, GSAMP),
+    DSET1("/study/fit_ok", H5IO_T_I32, GSAMP),
+    DSET1("/study/fit_error", H5IO_T_F64, GSAMP),
+    DSET1("/study/latency_ratio", H5IO_T_F64, GSAMP),
+    DSET1("/study/params", H5IO_T_I64, GSAMP),
+    DSET1("/study/struct_hash", H5IO_T_I64, GSAMP),
+    DSET2("/study/mutations", H5IO_T_I64, H5IO_FIXED(6), H5IO_FIXED(4)),
+    DSET1("/study/mutation_names", H5IO_T_STRING, H5IO_FIXED(6)),
+    ATTR("/study", "samples_per_kind", H5IO_T_I64),
+    ATTR("/study", "threshold", H5IO_T_F64),
+    ATTR("/study", "instruction_set", H5IO_T_STRING),
+    ATTR("/study", "min_nodes", H5IO_T_I64),
+    ATTR("/study", "max_nodes", H5IO_T_I64),
+    ATTR("/study", "fit_steps", H5IO_T_I64),
+    ATTR("/study", "latency", H5IO_T_STRING),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -237,6 +300,8 @@ static const h5io_schema schemas[] = {
      torch_reference_entries, COUNT_OF(torch_reference_entries)},
     {"gos.profile", 1, "per-operator latency (with provenance), params, FLOPs, bytes and ranking",
      profile_entries, COUNT_OF(profile_entries)},
+    {"gos.graphs", 1, "the top operators as instruction DAGs, weights, activations, seed "
+     "candidates and the sparsity study", graphs_entries, COUNT_OF(graphs_entries)},
     {"gos.calibration", 1, "a device's latency-model factors fitted to measured timings",
      calibration_entries, COUNT_OF(calibration_entries)},
     {"gos.timings", 1, "per-operator and whole-graph latencies timed by gos_bench_graph",
