@@ -22,7 +22,7 @@ STORE ?= results/store
 
 .DELETE_ON_ERROR:
 .PHONY: all FORCE
-all: $(OUT)/graphs.h5
+all: $(OUT)/search.h5
 
 $(OUT) $(STORE):
 	@mkdir -p $@
@@ -47,3 +47,9 @@ $(OUT)/graphs.h5: $(OUT)/graphgen.fp $(BUILD)/graphgen $(OUT)/baseline.h5 $(OUT)
 	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
 	  --stage graphgen --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
 	  --input $(OUT)/profile.h5
+
+# ---- search -----------------------------------------------------------------
+$(OUT)/search.h5: $(OUT)/search.fp $(BUILD)/search $(OUT)/baseline.h5 $(OUT)/graphs.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage search --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
+	  --input $(OUT)/graphs.h5

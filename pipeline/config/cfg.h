@@ -117,6 +117,16 @@ typedef struct {
     double fit_lr, fit_holdout;
 } cfg_graphgen;
 
+/* search: the constrained multi-objective evolution. */
+typedef struct {
+    double epsilon;          /* accuracy points the model may lose            */
+    int    operators;        /* replacements wanted                           */
+    int    population, generations;
+    double crossover_rate, scratch_share;
+    char   choice[32];       /* enum: "lowest_latency", "knee"                */
+    int    validation_images;/* accuracy subset                               */
+} cfg_search;
+
 typedef struct {
     char      path[1024];  /* the experiment file as given to cfg_load          */
     char      name[128];   /* its basename without ".cfg"                       */
@@ -128,6 +138,7 @@ typedef struct {
     cfg_device device;
     cfg_profile profile;
     cfg_graphgen graphgen;
+    cfg_search search;
     /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
      * one per line "section.key = value;" in schema order, with "  # default"
      * appended where the schema default was applied. defaults_applied: only

@@ -35,6 +35,7 @@ static const char *const device_kinds[]   = {"measured", "predicted", "remote", 
 static const char *const rank_names[]     = {"latency", "latency_per_param", "mixed", NULL};
 /* The instruction-set variants of pipeline/gen/gen_iset.c (a test keeps the
  * two lists equal). */
+static const char *const choice_names[]   = {"lowest_latency", "knee", NULL};
 static const char *const iset_names[]     = {"full", "no-dense-conv", "no-transcendental",
                                              "pointwise-depthwise", NULL};
 
@@ -57,11 +58,15 @@ static const cfg_section_spec sections[] = {
                  "weights and real activations, seed candidates for the search, and the "
                  "sparsity study (random candidates from scratch against adaptations of the "
                  "original)."},
+    {"search", "The search: for each inefficient operator in turn, NSGA-II over candidate DAGs "
+               "minimising latency on the device and parameters, under the constraint that "
+               "the model's validation accuracy with the candidate in place stays within "
+               "`epsilon` points of the baseline's."},
 };
 
 /* Sections of the stages still to be written (see ARCHITECTURE.md). */
 static const char *const future_sections[] = {
-    "search", "finetune", "validate", "report", NULL,
+ "finetune", "validate", "report", NULL,
 };
 
 static const cfg_stage_spec stages[] = {
@@ -73,6 +78,8 @@ static const cfg_stage_spec stages[] = {
     {"graphgen", {"seed", "threads", "model", "data", "device", "graphgen", NULL},
      "Cuts the top operators out as instruction DAGs, makes seed candidates and runs the "
      "sparsity study: results/<exp>/graphs.h5."},
+    {"search", {"seed", "threads", "model", "data", "device", "graphgen", "search", NULL},
+     "Replaces inefficient operators by searched candidates: results/<exp>/search.h5."},
 };
 
 static const cfg_key_spec keys[] = {
@@ -344,6 +351,41 @@ static const cfg_key_spec keys[] = {
      AT_FLOAT(graphgen.fit_holdout), .def_float = 0.25, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE,
      .min = 0, .max = 0.9, .fingerprinted = 1,
      .doc = "Quick fit: share of the recorded examples held out to measure the fitted error."},
+
+    /* search */
+    {.section = "search", .key = "epsilon", .type = CFG_FLOAT, AT_FLOAT(search.epsilon),
+     .def_float = 1.0, .bounds = MIN_MAX, .min = 0, .max = 100, .fingerprinted = 1,
+     .doc = "Accuracy points (of 100) the model may lose: a candidate is feasible when the "
+            "validation accuracy with it in place is at least the baseline's minus this."},
+    {.section = "search", .key = "operators", .type = CFG_INT, AT_INT(search.operators),
+     .def_int = 10, .bounds = MIN_MAX, .min = 1, .max = 10000, .fingerprinted = 1,
+     .doc = "Operators to replace (the paper: at least 10); the search stops earlier when "
+            "every operator has been tried."},
+    {.section = "search", .key = "population", .type = CFG_INT, AT_INT(search.population),
+     .def_int = 12, .bounds = MIN_MAX, .min = 2, .max = 10000, .fingerprinted = 1,
+     .doc = "NSGA-II population size."},
+    {.section = "search", .key = "generations", .type = CFG_INT, AT_INT(search.generations),
+     .def_int = 6, .bounds = MIN_MAX, .min = 0, .max = 100000, .fingerprinted = 1,
+     .doc = "Generations per operator after the first population."},
+    {.section = "search", .key = "crossover_rate", .type = CFG_FLOAT,
+     AT_FLOAT(search.crossover_rate), .def_float = 0.3, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Share of offspring made by crossover of two tournament winners; the rest by "
+            "mutation of one."},
+    {.section = "search", .key = "scratch_share", .type = CFG_FLOAT,
+     AT_FLOAT(search.scratch_share), .def_float = 0.25, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Share of the first population drawn at random from scratch; the rest is the "
+            "original, graphgen's seeds and adaptations of the original."},
+    {.section = "search", .key = "choice", .type = CFG_ENUM, AT_STRING(search.choice),
+     .def_string = "lowest_latency", .values = choice_names, .fingerprinted = 1,
+     .doc = "Which member of the final feasible front replaces the operator: the lowest "
+            "latency, or the knee point of the latency-parameters front."},
+    {.section = "search", .key = "validation_images", .type = CFG_INT,
+     AT_INT(search.validation_images), .def_int = 1000, .bounds = MIN_MAX, .min = 1,
+     .max = 1000000, .fingerprinted = 1,
+     .doc = "Validation images (the first of the held-out split) behind every accuracy the "
+            "search measures."},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -23,6 +23,7 @@
 #ifndef GEN_H
 #define GEN_H
 
+#include "h5io.h"
 #include "ig.h"
 
 #include <gsl/gsl_rng.h>
@@ -118,6 +119,28 @@ int gen_capture(ig_graph *model, int input_node, const float *images, int n, int
                 const gen_operator *ops, int n_ops, gen_activations *out);
 
 void gen_activations_free(gen_activations *a);
+
+/* ---- gen_io.c ----------------------------------------------------------- */
+
+/* Writes dags[0..n) under group as one node table: group/opcodes (rows),
+ * inputs (rows, 8), attrs (rows, 10), fattrs (rows, 2), and per DAG
+ * group/first, n_nodes, n_inputs, output (layout in schemas/artifacts.md,
+ * gos.graphs /candidates). Returns PL_OK or a negative status. */
+int gen_write_dag_table(h5io_writer *w, const char *group, const gen_dag *dags, int n);
+
+/* ---- gen_splice.c ------------------------------------------------------- */
+
+/* The model with operator op->operator_id replaced by candidate d, whose
+ * built graph cg (gen_dag_build(d)) holds the weights to use: a new
+ * finalized graph where the operator's nodes are gone and d's instructions
+ * take their place (d's inputs read the model nodes that fed the operator,
+ * the model's consumers of the operator read d's output), every other node
+ * keeps its weights and state, the operator list (names, order) stays, and
+ * d's instructions belong to the replaced operator. map (model->n_nodes)
+ * receives each model node's index in the new graph, or -1 for the removed
+ * ones. Returns PL_OK or a negative status. */
+int gen_splice(const ig_graph *model, const gen_operator *op, const gen_dag *d,
+               const ig_graph *cg, ig_graph **out, int *map);
 
 /* ---- gen_fit.c ------------------------------------------------------------ */
 

@@ -159,6 +159,11 @@ int ig_add(ig_graph *g, const ig_node *spec);
 int ig_operator_begin(ig_graph *g, const char *name);
 void ig_operator_end(ig_graph *g);
 
+/* Opens the existing operator id again: nodes added until ig_operator_end
+ * join it (rebuilding a graph with an operator replaced keeps the operator
+ * list and order). Returns id or a negative status. */
+int ig_operator_reopen(ig_graph *g, int id);
+
 /* Convenience builders over ig_add; each returns the node index or < 0. */
 int ig_input(ig_graph *g, int c, int h, int w);
 /* Asks for the gradient of an input node to be computed by ig_backward (for

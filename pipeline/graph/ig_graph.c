@@ -102,6 +102,16 @@ int ig_operator_begin(ig_graph *g, const char *name)
 
 void ig_operator_end(ig_graph *g) { g->open_operator = -1; }
 
+int ig_operator_reopen(ig_graph *g, int id)
+{
+    PL_ASSERT(id >= 0 && id < g->n_operators);
+    if (g->open_operator >= 0)
+        PL_FAIL(PL_ERR_INVAL, "operator '%s': operator '%s' is still open",
+                g->operators[id].name, g->operators[g->open_operator].name);
+    g->open_operator = id;
+    return id;
+}
+
 int ig_operator_find(const ig_graph *g, const char *name)
 {
     for (int i = 0; i < g->n_operators; i++)

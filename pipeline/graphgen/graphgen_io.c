@@ -114,46 +114,14 @@ static int write_activations(h5io_writer *w, const graphgen_result *r)
 static int write_candidates(h5io_writer *w, const graphgen_result *r)
 {
     int n = r->n_candidates;
-    int64_t total = 0;
-    for (int c = 0; c < n; c++) total += r->candidates[c].n_nodes;
-    const char **ops = pl_xcalloc((size_t)total + 1, sizeof *ops);
-    int32_t *inputs = pl_xcalloc((size_t)total * IG_MAX_IN + 1, sizeof *inputs);
-    int32_t *attrs = pl_xcalloc((size_t)total * IG_N_ATTR + 1, sizeof *attrs);
-    float *fattrs = pl_xcalloc((size_t)total * IG_N_FATTR + 1, sizeof *fattrs);
-    int64_t *first = pl_xcalloc((size_t)n + 1, sizeof *first), *hash = pl_xcalloc((size_t)n + 1, sizeof *hash);
-    int32_t *cols[4];
-    for (int j = 0; j < 4; j++) cols[j] = pl_xcalloc((size_t)n + 1, sizeof(int32_t));
-    int64_t row = 0;
-    for (int c = 0; c < n; c++) {
-        const gen_dag *d = &r->candidates[c];
-        first[c] = row;
-        cols[0][c] = d->n_nodes, cols[1][c] = d->n_inputs, cols[2][c] = d->output;
-        cols[3][c] = r->candidate_op[c];
-        hash[c] = (int64_t)gen_struct_hash(d);
-        for (int i = 0; i < d->n_nodes; i++, row++) {
-            const ig_node *nd = &d->nodes[i];
-            ops[row] = ig_opcode_name(nd->op);
-            for (int k = 0; k < IG_MAX_IN; k++) inputs[row * IG_MAX_IN + k] = k < nd->n_in ? nd->in[k] : -1;
-            memcpy(attrs + row * IG_N_ATTR, nd->attr, sizeof nd->attr);
-            memcpy(fattrs + row * IG_N_FATTR, nd->fattr, sizeof nd->fattr);
-        }
-    }
-    int64_t dn[1] = {total}, di[2] = {total, IG_MAX_IN}, da[2] = {total, IG_N_ATTR},
-            df[2] = {total, IG_N_FATTR}, dc[1] = {n};
-    int rc = h5io_write_strings(w, "/candidates/opcodes", ops, total);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/inputs", inputs, 2, di);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/attrs", attrs, 2, da);
-    if (rc == PL_OK) rc = h5io_write_f32(w, "/candidates/fattrs", fattrs, 2, df);
-    if (rc == PL_OK) rc = h5io_write_i64(w, "/candidates/first", first, 1, dc);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/n_nodes", cols[0], 1, dc);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/n_inputs", cols[1], 1, dc);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/output", cols[2], 1, dc);
-    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/operator", cols[3], 1, dc);
+    int64_t *hash = pl_xcalloc((size_t)n + 1, sizeof *hash);
+    for (int c = 0; c < n; c++) hash[c] = (int64_t)gen_struct_hash(&r->candidates[c]);
+    int64_t dc[1] = {n};
+    int rc = gen_write_dag_table(w, "/candidates", r->candidates, n);
+    if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/operator", r->candidate_op, 1, dc);
     if (rc == PL_OK) rc = h5io_write_i32(w, "/candidates/kind", r->candidate_kind, 1, dc);
     if (rc == PL_OK) rc = h5io_write_i64(w, "/candidates/struct_hash", hash, 1, dc);
-    (void)dn;
-    void *all[] = {ops, inputs, attrs, fattrs, first, hash, cols[0], cols[1], cols[2], cols[3]};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pl_free(all[i]);
+    pl_free(hash);
     return rc;
 }
 

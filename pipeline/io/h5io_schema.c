@@ -258,6 +258,60 @@ static const h5io_entry graphs_entries[] = {
     ATTR("/study", "latency", H5IO_T_STRING),
 };
 
+/* The search's output: the adapted model, its steps and every generation. */
+#define SSTEPS H5IO_LIKE("/steps/names", 0)
+#define SRECS  H5IO_LIKE("/generations/step", 0)
+#define CROWS  H5IO_LIKE("/chosen/opcodes", 0)
+static const h5io_entry search_entries[] = {
+    GRAPH_ENTRIES,
+    LATENCY_PROVENANCE("/latency"),
+    GROUP("/steps"),
+    DSET1("/steps/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/steps/replaced", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/latency_before_ms", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/latency_after_ms", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/params_before", H5IO_T_I64, SSTEPS),
+    DSET1("/steps/params_after", H5IO_T_I64, SSTEPS),
+    DSET1("/steps/accuracy", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/fit_error", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/evaluations", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/cache_hits", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/front_size", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/seconds", H5IO_T_F64, SSTEPS),
+    /* The chosen DAG of each step, a node table (gen_write_dag_table). */
+    GROUP("/chosen"),
+    DSET1("/chosen/opcodes", H5IO_T_STRING, H5IO_ANY),
+    DSET2("/chosen/inputs", H5IO_T_I32, CROWS, H5IO_FIXED(IG_MAX_IN)),
+    DSET2("/chosen/attrs", H5IO_T_I32, CROWS, H5IO_FIXED(IG_N_ATTR)),
+    DSET2("/chosen/fattrs", H5IO_T_F32, CROWS, H5IO_FIXED(IG_N_FATTR)),
+    DSET1("/chosen/first", H5IO_T_I64, SSTEPS),
+    DSET1("/chosen/n_nodes", H5IO_T_I32, SSTEPS),
+    DSET1("/chosen/n_inputs", H5IO_T_I32, SSTEPS),
+    DSET1("/chosen/output", H5IO_T_I32, SSTEPS),
+    GROUP("/generations"),
+    DSET1("/generations/step", H5IO_T_I32, H5IO_ANY),
+    DSET1("/generations/generation", H5IO_T_I32, SRECS),
+    DSET1("/generations/rank", H5IO_T_I32, SRECS),
+    DSET1("/generations/latency_ms", H5IO_T_F64, SRECS),
+    DSET1("/generations/accuracy", H5IO_T_F64, SRECS),
+    DSET1("/generations/fit_error", H5IO_T_F64, SRECS),
+    DSET1("/generations/violation", H5IO_T_F64, SRECS),
+    DSET1("/generations/crowding", H5IO_T_F64, SRECS),
+    DSET1("/generations/params", H5IO_T_I64, SRECS),
+    DSET1("/generations/struct_hash", H5IO_T_I64, SRECS),
+    GROUP("/summary"),
+    ATTR("/summary", "base_accuracy", H5IO_T_F64),
+    ATTR("/summary", "base_latency_ms", H5IO_T_F64),
+    ATTR("/summary", "final_latency_ms", H5IO_T_F64),
+    ATTR("/summary", "epsilon", H5IO_T_F64),
+    ATTR("/summary", "validation_images", H5IO_T_I64),
+    ATTR("/summary", "evaluations", H5IO_T_I64),
+    ATTR("/summary", "cache_hits", H5IO_T_I64),
+    ATTR("/summary", "replaced", H5IO_T_I64),
+    ATTR("/summary", "input_node", H5IO_T_I64),
+    ATTR("/summary", "logits_node", H5IO_T_I64),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -302,6 +356,8 @@ static const h5io_schema schemas[] = {
      profile_entries, COUNT_OF(profile_entries)},
     {"gos.graphs", 1, "the top operators as instruction DAGs, weights, activations, seed "
      "candidates and the sparsity study", graphs_entries, COUNT_OF(graphs_entries)},
+    {"gos.search", 1, "the adapted model, each operator searched and every generation",
+     search_entries, COUNT_OF(search_entries)},
     {"gos.calibration", 1, "a device's latency-model factors fitted to measured timings",
      calibration_entries, COUNT_OF(calibration_entries)},
     {"gos.timings", 1, "per-operator and whole-graph latencies timed by gos_bench_graph",
