@@ -4,9 +4,15 @@
  * search artifact (gos.search) with the adapted model. Prints a line per
  * operator searched and a summary.
  *
- *   search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5
+ *   search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5 [--checkpoint PATH]
+ *          [--stop-after N]
  *
- * Exit status: 0 done, 1 error, 2 usage. */
+ * The state is checkpointed after every generation and every operator (by
+ * default to SEARCH.h5 with ".ckpt.h5" for ".h5"); a run that finds a
+ * checkpoint of the same config resumes from it and ends with the same
+ * artifact as an uninterrupted run; the checkpoint is removed once the
+ * artifact is written. --stop-after N stops after N checkpoints (tests).
+ * Exit status: 0 done (or stopped as asked), 1 error, 2 usage. */
 #include "cfg.h"
 #include "ds_experiment.h"
 #include "h5io.h"
@@ -22,7 +28,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5\n");
+    fprintf(stderr, "usage: search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5 "
+                    "[--checkpoint PATH] [--stop-after N]\n");
     return 2;
 }
 
@@ -95,6 +102,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->crossover_rate = c->crossover_rate;
     o->scratch_share = c->scratch_share;
     o->choose_knee = strcmp(c->choice, "knee") == 0;
+    o->min_gain = c->min_gain;
     o->min_nodes = e->graphgen.min_nodes;
     o->max_nodes = e->graphgen.max_nodes;
     PL_TRY(gen_iset_find(e->graphgen.instruction_set, &o->iset));
@@ -124,8 +132,32 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) return usage();
+    if (argc < 5) return usage();
     const char *cfg_path = argv[1], *out = argv[2], *baseline = argv[3], *graphs = argv[4];
+    const char *checkpoint = NULL;
+    int stop_after = 0;
+    for (int i = 5; i < argc; i++) {
+        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
+            checkpoint = argv[++i];
+        } else if (strcmp(argv[i], "--stop-after") == 0 && i + 1 < argc) {
+            char *end;
+            stop_after = (int)strtol(argv[++i], &end, 10);
+            if (*end || stop_after <= 0) return usage();
+        } else {
+            return usage();
+        }
+    }
+    char default_checkpoint[1100];
+    if (!checkpoint) {
+        size_t n = strlen(out);
+        if (n > 3 && strcmp(out + n - 3, ".h5") == 0)
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%.*s.ckpt.h5", (int)(n - 3),
+                     out);
+        else
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", out);
+        checkpoint = default_checkpoint;
+    }
+    char *fingerprint = NULL;
     h5io_provenance prov;
     memset(&prov, 0, sizeof prov);
     h5io_now_iso8601(prov.start_time, sizeof prov.start_time);
@@ -142,6 +174,25 @@ int main(int argc, char **argv)
     dev_provenance latency;
     int rc = cfg_load(&cfg, cfg_path);
     if (rc == PL_OK) rc = options_from(&cfg, &o, &latency);
+    if (rc == PL_OK) rc = cfg_fingerprint(&cfg, "search", &fingerprint);
+    o.checkpoint_path = checkpoint;
+    o.fingerprint = fingerprint;
+    o.stop_after = stop_after;
+    /* Measured latencies: the cache beside the artifact (the store), shared
+     * by every experiment and sweep variant using it. */
+    lat_cache *cache = NULL;
+    char cache_path[1100];
+    if (rc == PL_OK && o.device_kind == DEV_MEASURED) {
+        snprintf(cache_path, sizeof cache_path, "%s", out);
+        char *slash = strrchr(cache_path, '/');
+        snprintf(slash ? slash + 1 : cache_path,
+                 sizeof cache_path - (size_t)(slash ? slash + 1 - cache_path : 0),
+                 "latency-cache.h5");
+        rc = lat_cache_open(&cache, cache_path);
+        if (rc == PL_OK) lat_cache_set_provenance(cache, cfg.name);
+        o.latency_cache = cache;
+        o.latency_prov = latency;
+    }
     if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node, &logits_node);
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
     if (rc == PL_OK) rc = load_data(&cfg, &data);
@@ -149,7 +200,11 @@ int main(int argc, char **argv)
         search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val};
         rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
     }
-    if (rc == PL_OK) {
+    if (cache && rc == PL_OK) rc = lat_cache_save(cache);
+    lat_cache_close(cache);
+    int stopped = rc == PL_OK && result.stopped;
+    if (stopped) printf("search: stopped as asked; the checkpoint %s resumes it\n", checkpoint);
+    if (rc == PL_OK && !stopped) {
         snprintf(prov.stage, sizeof prov.stage, "search");
         snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg.name);
         prov.config_text = cfg.resolved_text;
@@ -157,7 +212,8 @@ int main(int argc, char **argv)
         rc = search_write(out, &prov, &latency, &o, data.n_val, result.input_node,
                           result.logits_node, &result);
     }
-    if (rc == PL_OK) {
+    if (rc == PL_OK && !stopped) {
+        remove(checkpoint);
         int replaced = 0;
         for (int s = 0; s < result.n_steps; s++) replaced += result.steps[s].replaced;
         printf("search: %s: %d of %d operators searched were replaced; operators' latency "
@@ -175,6 +231,7 @@ int main(int argc, char **argv)
     pl_free(data.val);
     pl_free(data.labels);
     ig_graph_free(g);
+    free(fingerprint);
     cfg_destroy(&cfg);
     return rc < 0 ? 1 : 0;
 }

@@ -5,7 +5,9 @@
  * than the original on the predicted device, and recorded; every
  * generation's population is recorded; the adapted model is valid and its
  * accuracy is the last step's; the run is deterministic; with epsilon 0 no
- * candidate that changes a prediction can win. */
+ * candidate that changes a prediction can win. Stopped after every single
+ * checkpoint and resumed each time, the search ends exactly as an
+ * uninterrupted one; a checkpoint of another configuration is refused. */
 #include "check.h"
 #include "models.h"
 #include "pl_err.h"
@@ -15,7 +17,9 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { SIZE = 12, N_VAL = 48, N_SAMPLE = 32 };
 
@@ -111,6 +115,60 @@ int main(void)
         if (rc == PL_OK) search_free(&again);
         search_free(&r);
     }
+    /* Resume: stopped after each checkpoint, restarted, until done. */
+    {
+        char path[128];
+        snprintf(path, sizeof path, "/tmp/gos_test_search.%d.ckpt.h5", (int)getpid());
+        remove(path);
+        search_result whole, parts;
+        options(&o, 20.0);
+        CHECK(search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &whole) == PL_OK,
+              "uninterrupted: %s", pl_last_error());
+        o.checkpoint_path = path;
+        o.fingerprint = "fingerprint A";
+        o.stop_after = 1;
+        int runs = 0;
+        memset(&parts, 0, sizeof parts);
+        do {
+            if (runs) search_free(&parts);
+            rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+            runs++;
+        } while (rc == PL_OK && parts.stopped && runs < 100);
+        CHECK(rc == PL_OK && !parts.stopped && runs > 3, "resumed %d times: %s", runs,
+              rc < 0 ? pl_last_error() : "ok");
+        int same = rc == PL_OK && parts.n_records == whole.n_records &&
+                   parts.n_steps == whole.n_steps &&
+                   parts.final_latency_ms == whole.final_latency_ms &&
+                   parts.evaluations == whole.evaluations && parts.cache_hits == whole.cache_hits &&
+                   parts.model->param_size == whole.model->param_size;
+        for (int i = 0; same && i < whole.n_records; i++)
+            same = parts.records[i].struct_hash == whole.records[i].struct_hash &&
+                   parts.records[i].latency_ms == whole.records[i].latency_ms &&
+                   parts.records[i].accuracy == whole.records[i].accuracy &&
+                   parts.records[i].rank == whole.records[i].rank;
+        for (int s = 0; same && s < whole.n_steps; s++)
+            same = parts.steps[s].replaced == whole.steps[s].replaced &&
+                   parts.steps[s].latency_after_ms == whole.steps[s].latency_after_ms &&
+                   gen_struct_hash(&parts.steps[s].chosen) == gen_struct_hash(&whole.steps[s].chosen);
+        if (same)
+            same = memcmp(parts.model->param, whole.model->param,
+                          whole.model->param_size * sizeof(float)) == 0;
+        CHECK(same, "a search resumed after every checkpoint equals an uninterrupted one");
+        if (rc == PL_OK) search_free(&parts);
+        search_free(&whole);
+        /* A checkpoint of another configuration is refused, by name. */
+        o.stop_after = 1;
+        rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+        if (rc == PL_OK) search_free(&parts);
+        o.fingerprint = "fingerprint B";
+        o.stop_after = 0;
+        rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+        CHECK(rc == PL_ERR_SCHEMA && strstr(pl_last_error(), path) &&
+                  strstr(pl_last_error(), "another configuration"),
+              "foreign checkpoint: %s", pl_last_error());
+        remove(path);
+    }
+
     options(&o, 0.0);
     o.operators = 1;
     rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &r);

@@ -124,6 +124,7 @@ typedef struct {
     int    population, generations;
     double crossover_rate, scratch_share;
     char   choice[32];       /* enum: "lowest_latency", "knee"                */
+    double min_gain;         /* relative latency cut a replacement must bring */
     int    validation_images;/* accuracy subset                               */
 } cfg_search;
 

@@ -381,6 +381,11 @@ static const cfg_key_spec keys[] = {
      .def_string = "lowest_latency", .values = choice_names, .fingerprinted = 1,
      .doc = "Which member of the final feasible front replaces the operator: the lowest "
             "latency, or the knee point of the latency-parameters front."},
+    {.section = "search", .key = "min_gain", .type = CFG_FLOAT, AT_FLOAT(search.min_gain),
+     .def_float = 0.05, .bounds = MIN_MAX, .min = 0, .max = 0.99, .fingerprinted = 1,
+     .doc = "A winner replaces the operator only when its latency is below the original's "
+            "by at least this fraction (measured latencies of microsecond operators move by "
+            "a few percent between runs; 0 takes any gain)."},
     {.section = "search", .key = "validation_images", .type = CFG_INT,
      AT_INT(search.validation_images), .def_int = 1000, .bounds = MIN_MAX, .min = 1,
      .max = 1000000, .fingerprinted = 1,

@@ -128,6 +128,14 @@ void gen_activations_free(gen_activations *a);
  * gos.graphs /candidates). Returns PL_OK or a negative status. */
 int gen_write_dag_table(h5io_writer *w, const char *group, const gen_dag *dags, int n);
 
+/* Reads the node table under group of an open artifact (file names it in
+ * messages) into *out (pl_xmalloc'd, *count DAGs), checking every index and
+ * opcode; shapes are not checked (gen_dag_valid against the boundary). A
+ * DAG of 0 nodes is read as empty (output -1).
+ * Returns PL_OK or PL_ERR_SCHEMA naming the file and entry. */
+int gen_read_dag_table(h5io_reader *h, const char *file, const char *group, gen_dag **out,
+                       int *count);
+
 /* ---- gen_splice.c ------------------------------------------------------- */
 
 /* The model with operator op->operator_id replaced by candidate d, whose

@@ -195,24 +195,24 @@ int graphgen_write(const char *path, h5io_provenance *prov, const ig_graph *mode
 /* ---- reading ------------------------------------------------------------- */
 
 typedef struct {
-    char   **names, **opcodes;
-    int64_t  n_names, n_opcodes;
-    int32_t *ids, *n_in, *in_shapes, *out_shape, *model_in, *model_out;
-    int32_t *inputs, *attrs, *c_nodes, *c_inputs, *c_output, *c_op, *c_kind;
-    int64_t *pf, *pc, *sf, *sc, *in_first, *out_first, *first;
+    const char *file;
+    char   **names;
+    int64_t  n_names;
+    int32_t *ids, *n_in, *in_shapes, *out_shape, *model_in, *model_out, *c_op, *c_kind;
+    int64_t *pf, *pc, *sf, *sc, *in_first, *out_first;
     double  *orig_err, *orig_ms;
-    float   *param, *state, *data, *fattrs;
+    float   *param, *state, *data;
+    gen_dag *dags;
+    int      n_dags;
     int64_t  n_cand, n_param, n_state, n_data, images;
 } stored;
 
 static void stored_free(stored *s)
 {
     h5io_free_strings(s->names, s->n_names);
-    h5io_free_strings(s->opcodes, s->n_opcodes);
     void *all[] = {s->ids, s->n_in, s->in_shapes, s->out_shape, s->model_in, s->model_out,
-                   s->inputs, s->attrs, s->c_nodes, s->c_inputs, s->c_output, s->c_op, s->c_kind,
-                   s->pf, s->pc, s->sf, s->sc, s->in_first, s->out_first, s->first,
-                   s->orig_err, s->orig_ms, s->param, s->state, s->data, s->fattrs};
+                   s->c_op, s->c_kind, s->pf, s->pc, s->sf, s->sc, s->in_first, s->out_first,
+                   s->orig_err, s->orig_ms, s->param, s->state, s->data, s->dags};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pl_free(all[i]);
 }
 
@@ -242,51 +242,10 @@ static int read_stored(h5io_reader *h, stored *s)
     PL_TRY(h5io_read_i64_alloc(h, "/activations/input_first", &s->in_first, &rank, d));
     PL_TRY(h5io_read_i64_alloc(h, "/activations/output_first", &s->out_first, &rank, d));
     PL_TRY(h5io_read_attr_i64(h, "/activations", "images", &s->images));
-    PL_TRY(h5io_read_strings(h, "/candidates/opcodes", &s->opcodes, &s->n_opcodes));
-    PL_TRY(h5io_read_i32_alloc(h, "/candidates/inputs", &s->inputs, &rank, d));
-    PL_TRY(h5io_read_i32_alloc(h, "/candidates/attrs", &s->attrs, &rank, d));
-    PL_TRY(h5io_read_f32_alloc(h, "/candidates/fattrs", &s->fattrs, &rank, d));
-    PL_TRY(h5io_read_i64_alloc(h, "/candidates/first", &s->first, &rank, d));
-    s->n_cand = d[0];
-    PL_TRY(h5io_read_i32_alloc(h, "/candidates/n_nodes", &s->c_nodes, &rank, d));
-    PL_TRY(h5io_read_i32_alloc(h, "/candidates/n_inputs", &s->c_inputs, &rank, d));
-    PL_TRY(h5io_read_i32_alloc(h, "/candidates/output", &s->c_output, &rank, d));
+    PL_TRY(gen_read_dag_table(h, s->file, "/candidates", &s->dags, &s->n_dags));
     PL_TRY(h5io_read_i32_alloc(h, "/candidates/operator", &s->c_op, &rank, d));
+    s->n_cand = d[0];
     return h5io_read_i32_alloc(h, "/candidates/kind", &s->c_kind, &rank, d);
-}
-
-/* Candidate c of s as a gen_dag; opcodes by name, indices checked. */
-static int load_dag(const char *path, const stored *s, int64_t c, gen_dag *d)
-{
-    memset(d, 0, sizeof *d);
-    int n = s->c_nodes[c];
-    if (n < 1 || n > GEN_MAX_NODES || s->first[c] < 0 || s->first[c] + n > s->n_opcodes ||
-        s->c_inputs[c] < 1 || s->c_inputs[c] > n || s->c_output[c] < 0 || s->c_output[c] >= n ||
-        s->c_op[c] < 0 || s->c_op[c] >= s->n_names)
-        PL_FAIL(PL_ERR_SCHEMA, "%s: /candidates: row %lld is inconsistent", path, (long long)c);
-    d->n_nodes = n;
-    d->n_inputs = s->c_inputs[c];
-    d->output = s->c_output[c];
-    for (int i = 0; i < n; i++) {
-        int64_t row = s->first[c] + i;
-        ig_node *nd = &d->nodes[i];
-        nd->op = ig_opcode_from_name(s->opcodes[row]);
-        if (nd->op < 0)
-            PL_FAIL(PL_ERR_SCHEMA, "%s: /candidates/opcodes[%lld]: unknown instruction '%s'",
-                    path, (long long)row, s->opcodes[row]);
-        nd->operator_id = -1;
-        for (int k = 0; k < IG_MAX_IN; k++) {
-            int32_t in = s->inputs[row * IG_MAX_IN + k];
-            if (in < 0) break;
-            if (in >= i)
-                PL_FAIL(PL_ERR_SCHEMA, "%s: /candidates/inputs[%lld]: input %d is not an earlier "
-                        "node", path, (long long)row, in);
-            nd->in[nd->n_in++] = in;
-        }
-        memcpy(nd->attr, s->attrs + row * IG_N_ATTR, sizeof nd->attr);
-        memcpy(nd->fattr, s->fattrs + row * IG_N_FATTR, sizeof nd->fattr);
-    }
-    return PL_OK;
 }
 
 static int rebuild(const char *path, const stored *s, graphgen_result *r)
@@ -344,8 +303,14 @@ static int rebuild(const char *path, const stored *s, graphgen_result *r)
     r->candidates = pl_xcalloc((size_t)r->n_candidates + 1, sizeof *r->candidates);
     r->candidate_op = pl_xcalloc((size_t)r->n_candidates + 1, sizeof(int32_t));
     r->candidate_kind = pl_xcalloc((size_t)r->n_candidates + 1, sizeof(int32_t));
+    if (s->n_cand != s->n_dags)
+        PL_FAIL(PL_ERR_SCHEMA, "%s: /candidates: %lld operator indices for %d DAGs", path,
+                (long long)s->n_cand, s->n_dags);
     for (int64_t c = 0; c < s->n_cand; c++) {
-        PL_TRY(load_dag(path, s, c, &r->candidates[c]));
+        if (s->c_op[c] < 0 || s->c_op[c] >= s->n_names)
+            PL_FAIL(PL_ERR_SCHEMA, "%s: /candidates/operator[%lld] = %d is not an operator", path,
+                    (long long)c, s->c_op[c]);
+        r->candidates[c] = s->dags[c];
         r->candidate_op[c] = s->c_op[c];
         r->candidate_kind[c] = s->c_kind[c];
         if (!gen_dag_valid(&r->candidates[c], &r->ops[s->c_op[c]].boundary))
@@ -363,6 +328,7 @@ int graphgen_read(const char *path, graphgen_result *r)
     PL_TRY(h5io_open(&h, path, "gos.graphs"));
     stored s;
     memset(&s, 0, sizeof s);
+    s.file = path;
     int rc = read_stored(&h, &s);
     h5io_close(&h);
     if (rc == PL_OK) rc = rebuild(path, &s, r);

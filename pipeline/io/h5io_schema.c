@@ -312,6 +312,63 @@ static const h5io_entry search_entries[] = {
     ATTR("/summary", "logits_node", H5IO_T_I64),
 };
 
+/* The latency cache shared between experiments and sweeps (lat_cache.c):
+ * one row per measured latency and the key it was measured under. */
+#define LROWS H5IO_LIKE("/latencies/struct_hash", 0)
+static const h5io_entry latency_cache_entries[] = {
+    GROUP("/latencies"),
+    ATTR("/latencies", "entries", H5IO_T_I64),
+    DSET1("/latencies/struct_hash", H5IO_T_I64, H5IO_ANY),
+    DSET1("/latencies/n_inputs", H5IO_T_I32, LROWS),
+    DSET3("/latencies/shapes", H5IO_T_I32, LROWS, H5IO_FIXED(9), H5IO_FIXED(3)),
+    DSET1("/latencies/device", H5IO_T_STRING, LROWS),
+    DSET1("/latencies/batch", H5IO_T_I32, LROWS),
+    DSET1("/latencies/threads", H5IO_T_I32, LROWS),
+    DSET1("/latencies/build", H5IO_T_STRING, LROWS),
+    DSET1("/latencies/ms", H5IO_T_F64, LROWS),
+};
+
+/* The search's checkpoint: a state machine between generations. */
+#define CAND_TABLE(g)                                                          \
+    GROUP(g),                                                                  \
+    DSET1(g "/opcodes", H5IO_T_STRING, H5IO_ANY),                              \
+    DSET2(g "/inputs", H5IO_T_I32, H5IO_ANY, H5IO_FIXED(IG_MAX_IN)),           \
+    DSET2(g "/attrs", H5IO_T_I32, H5IO_ANY, H5IO_FIXED(IG_N_ATTR)),            \
+    DSET2(g "/fattrs", H5IO_T_F32, H5IO_ANY, H5IO_FIXED(IG_N_FATTR)),          \
+    DSET1(g "/first", H5IO_T_I64, H5IO_ANY),                                   \
+    DSET1(g "/n_nodes", H5IO_T_I32, H5IO_ANY),                                 \
+    DSET1(g "/n_inputs", H5IO_T_I32, H5IO_ANY),                                \
+    DSET1(g "/output", H5IO_T_I32, H5IO_ANY),                                  \
+    DSET2(g "/numbers", H5IO_T_F64, H5IO_ANY, H5IO_FIXED(8)),                  \
+    DSET2(g "/integers", H5IO_T_I64, H5IO_ANY, H5IO_FIXED(3))
+static const h5io_entry search_checkpoint_entries[] = {
+    GRAPH_ENTRIES,
+    GROUP("/steps"),
+    DSET1("/steps/names", H5IO_T_STRING, H5IO_ANY),
+    GROUP("/chosen"),
+    GROUP("/generations"),
+    DSET1("/ms", H5IO_T_F64, H5IO_ANY),
+    DSET1("/tried", H5IO_T_I32, H5IO_LIKE("/ms", 0)),
+    GROUP("/state"),
+    ATTR("/state", "fingerprint", H5IO_T_STRING),
+    ATTR("/state", "in_step", H5IO_T_I64),
+    ATTR("/state", "target", H5IO_T_I64),
+    ATTR("/state", "generation", H5IO_T_I64),
+    ATTR("/state", "replaced", H5IO_T_I64),
+    ATTR("/state", "input_node", H5IO_T_I64),
+    ATTR("/state", "logits_node", H5IO_T_I64),
+    ATTR("/state", "evaluations", H5IO_T_I64),
+    ATTR("/state", "cache_hits", H5IO_T_I64),
+    ATTR("/state", "step_evaluations", H5IO_T_I64),
+    ATTR("/state", "step_cache_hits", H5IO_T_I64),
+    ATTR("/state", "base_accuracy", H5IO_T_F64),
+    ATTR("/state", "base_latency_ms", H5IO_T_F64),
+    ATTR("/state", "step_seconds", H5IO_T_F64),
+    CAND_TABLE("/population"),
+    CAND_TABLE("/cache"),
+    DSET2("/rng", H5IO_T_I64, H5IO_FIXED(3), H5IO_ANY),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -358,10 +415,14 @@ static const h5io_schema schemas[] = {
      "candidates and the sparsity study", graphs_entries, COUNT_OF(graphs_entries)},
     {"gos.search", 1, "the adapted model, each operator searched and every generation",
      search_entries, COUNT_OF(search_entries)},
+    {"gos.search_checkpoint", 1, "a search's state between two generations, to resume from",
+     search_checkpoint_entries, COUNT_OF(search_checkpoint_entries)},
     {"gos.calibration", 1, "a device's latency-model factors fitted to measured timings",
      calibration_entries, COUNT_OF(calibration_entries)},
     {"gos.timings", 1, "per-operator and whole-graph latencies timed by gos_bench_graph",
      timings_entries, COUNT_OF(timings_entries)},
+    {"gos.latency_cache", 1, "measured latencies by candidate, boundary shapes, device and build",
+     latency_cache_entries, COUNT_OF(latency_cache_entries)},
 };
 
 const h5io_schema *h5io_schema_find(const char *name)

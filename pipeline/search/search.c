@@ -1,5 +1,9 @@
-/* search.c: the outer loop and the per-operator evolution (see search.h). */
-#include "search.h"
+/* search.c: the per-operator evolution and the outer loop (see search.h),
+ * written as a state machine over generation boundaries (search_state,
+ * search_internal.h) so that a checkpoint after every generation and every
+ * finished operator lets a killed search resume to exactly the result of an
+ * uninterrupted one. */
+#include "search_internal.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 
@@ -8,17 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Purposes of the random streams, one generator per (purpose, step). */
-enum { STREAM_INIT = 11, STREAM_SELECT = 12, STREAM_VARY = 13 };
-
-static gsl_rng *stream(uint64_t seed, int purpose, int step)
-{
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)purpose * 1000003u + (uint64_t)step;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    gsl_rng_set(r, (unsigned long)(z ^ (z >> 29)));
-    return r;
-}
+/* Purposes of the random streams (search_stream). */
+static const int stream_purpose[RNG_COUNT] = {11, 12, 13};
 
 static double now_seconds(void)
 {
@@ -26,181 +21,6 @@ static double now_seconds(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
-/* ---- accuracy and latency of a model ------------------------------------- */
-
-double search_accuracy(ig_graph *g, int input_node, int logits_node, const float *images,
-                       const int32_t *labels, int n)
-{
-    const ig_shape *s = &g->nodes[input_node].shape;
-    size_t in_size = (size_t)s->c * s->h * s->w;
-    int classes = g->nodes[logits_node].shape.c, batch = n < 64 ? n : 64, correct = 0;
-    if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return 0.0;
-    for (int start = 0; start < n; start += batch) {
-        int b = n - start < batch ? n - start : batch;
-        memcpy(ig_value(g, input_node), images + (size_t)start * in_size,
-               (size_t)b * in_size * sizeof(float));
-        for (int i = 0; i <= logits_node; i++)
-            if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
-        const float *z = ig_value(g, logits_node);
-        for (int j = 0; j < b; j++) {
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (z[(size_t)j * classes + c] > z[(size_t)j * classes + best]) best = c;
-            correct += best == labels[start + j];
-        }
-    }
-    return (double)correct / n;
-}
-
-/* Per-operator latency of g on the device: predicted, or measured here. */
-static int operator_latencies(ig_graph *g, const search_options *o, double *ms)
-{
-    if (o->device_kind == DEV_PREDICTED) {
-        int *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof(int));
-        for (int id = 0; id < g->n_operators; id++) {
-            int count = dev_operator_nodes(g, id, nodes);
-            ms[id] = dev_predict_nodes_ms(&o->latency_model, g, nodes, count, o->batch);
-        }
-        pl_free(nodes);
-        return PL_OK;
-    }
-    dev_graph_timings t;
-    PL_TRY(dev_time_graph(g, o->batch, &o->timing, &t));
-    for (int id = 0; id < g->n_operators; id++) ms[id] = t.operators[id].median_ms;
-    dev_graph_timings_free(&t);
-    return PL_OK;
-}
-
-/* ---- evaluation ------------------------------------------------------------ */
-
-typedef struct {
-    const ig_graph     *model;        /* current model                        */
-    int                 input_node, logits_node;
-    const search_data  *data;
-    const search_options *o;
-    gen_operator        op;           /* the target, cut out of model         */
-    gen_activations     acts;         /* its boundary values on the sample    */
-    double              min_accuracy; /* base - epsilon                       */
-    search_cand        *cache;        /* evaluated, by functional hash        */
-    int                 n_cache, cap_cache;
-    long                evaluations, cache_hits;
-} eval_ctx;
-
-/* Fits c (built and initialised from its structural hash), splices it into
- * the model and measures the validation accuracy; the latency is filled in
- * by the caller. Single-threaded kernels; safe to run in parallel. */
-static int evaluate_one(const eval_ctx *x, search_cand *c)
-{
-    ig_graph *cg = NULL, *spliced = NULL;
-    PL_TRY(gen_dag_build(&c->dag, &x->op.boundary, &cg));
-    uint64_t init = x->o->seed ^ c->struct_hash;
-    ig_graph_init_params(cg, init);
-    gen_fit_options fo = x->o->fit;
-    fo.seed = init;
-    gen_fit_result fr;
-    int rc = gen_fit(cg, &c->dag, &x->acts, 0, &fo, &fr);
-    c->fit_error = rc == PL_OK ? fr.error : INFINITY;
-    c->params = (int64_t)ig_graph_param_count(cg);
-    if (x->o->device_kind == DEV_PREDICTED)
-        c->latency_ms = graphgen_latency_ms(&x->o->latency_model, cg, &c->dag, x->o->batch);
-    int *map = pl_xmalloc((size_t)x->model->n_nodes * sizeof(int));
-    if (rc == PL_OK) rc = gen_splice(x->model, &x->op, &c->dag, cg, &spliced, map);
-    c->accuracy = rc == PL_OK && isfinite(c->fit_error)
-                      ? search_accuracy(spliced, map[x->input_node], map[x->logits_node],
-                                        x->data->val_images, x->data->val_labels, x->data->n_val)
-                      : 0.0;
-    pl_free(map);
-    ig_graph_free(spliced);
-    ig_graph_free(cg);
-    return rc < 0 ? rc : PL_OK;
-}
-
-/* Latency of c measured here: its instructions timed alone at the batch. */
-static void measure_latency(const eval_ctx *x, search_cand *c)
-{
-    ig_graph *cg = NULL;
-    if (gen_dag_build(&c->dag, &x->op.boundary, &cg) < 0) {
-        c->latency_ms = INFINITY;
-        return;
-    }
-    ig_graph_init_params(cg, 1);
-    dev_graph_timings t;
-    c->latency_ms = dev_time_graph(cg, x->o->batch, &x->o->timing, &t) == PL_OK
-                        ? t.model.median_ms
-                        : INFINITY;
-    dev_graph_timings_free(&t);
-    ig_graph_free(cg);
-}
-
-static const search_cand *cache_find(const eval_ctx *x, uint64_t func_hash)
-{
-    for (int i = 0; i < x->n_cache; i++)
-        if (x->cache[i].func_hash == func_hash) return &x->cache[i];
-    return NULL;
-}
-
-static void cache_add(eval_ctx *x, const search_cand *c)
-{
-    if (x->n_cache == x->cap_cache) {
-        x->cap_cache = x->cap_cache ? 2 * x->cap_cache : 64;
-        search_cand *grown = pl_xmalloc((size_t)x->cap_cache * sizeof *grown);
-        if (x->n_cache) memcpy(grown, x->cache, (size_t)x->n_cache * sizeof *grown);
-        pl_free(x->cache);
-        x->cache = grown;
-    }
-    x->cache[x->n_cache++] = *c;
-}
-
-/* Evaluates cands[0..n) (the "tell" of an ask/tell round): hashes, cache
- * lookups, parallel evaluation of the new ones, then objectives and
- * constraint violations. */
-static int evaluate_batch(eval_ctx *x, search_cand *cands, int n)
-{
-    int *todo = pl_xmalloc((size_t)(n + 1) * sizeof(int)), n_todo = 0;
-    for (int i = 0; i < n; i++) {
-        search_cand *c = &cands[i];
-        gen_canonicalize(&c->dag);
-        c->struct_hash = gen_struct_hash(&c->dag);
-        if (gen_functional_hash(&c->dag, &x->op.boundary, &c->func_hash) < 0) c->func_hash = c->struct_hash;
-        const search_cand *hit = cache_find(x, c->func_hash);
-        int dup = 0;
-        for (int j = 0; j < n_todo && !hit; j++) dup |= cands[todo[j]].func_hash == c->func_hash;
-        if (hit || dup) {
-            x->cache_hits++;
-            continue;
-        }
-        todo[n_todo++] = i;
-    }
-    int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(x->o->threads)
-    for (int t = 0; t < n_todo; t++) failed |= evaluate_one(x, &cands[todo[t]]) < 0;
-    if (x->o->device_kind != DEV_PREDICTED)
-        for (int t = 0; t < n_todo; t++) measure_latency(x, &cands[todo[t]]);
-    x->evaluations += n_todo;
-    for (int t = 0; t < n_todo; t++) cache_add(x, &cands[todo[t]]);
-    for (int i = 0; i < n; i++) {
-        search_cand *c = &cands[i];
-        const search_cand *hit = cache_find(x, c->func_hash);
-        PL_ASSERT(hit != NULL);
-        gen_dag keep = c->dag;
-        uint64_t keep_hash = c->struct_hash;
-        *c = *hit; /* an equivalent candidate's results */
-        c->dag = keep;
-        c->struct_hash = keep_hash;
-        memset(&c->fit, 0, sizeof c->fit);
-        c->fit.obj[0] = c->latency_ms;
-        c->fit.obj[1] = (double)c->params;
-        c->fit.violation = fmax(0.0, x->min_accuracy - c->accuracy);
-    }
-    pl_free(todo);
-    if (failed)
-        PL_FAIL(PL_ERR_SHAPE, "search: %s: a shape-valid candidate failed to evaluate (%s)",
-                x->op.name, pl_last_error());
-    return PL_OK;
-}
-
-/* ---- the evolution of one operator ---------------------------------------- */
 
 static void record(search_result *r, int step, int generation, const search_cand *p, int n)
 {
@@ -277,70 +97,55 @@ static void offspring(const eval_ctx *x, const search_cand *pop, const nsga2_fit
     }
 }
 
-/* Evolves candidates for x->op; *best receives the chosen one (the
- * original when nothing feasible is faster). */
-static int evolve(eval_ctx *x, const graphgen_result *seeds, int step, search_result *r,
-                  search_cand *best, int *front_size)
+/* Sorts pop (n) by constrained non-domination and crowding. */
+static void rank_population(search_cand *pop, int n)
 {
-    const search_options *o = x->o;
+    nsga2_fitness *fit = pl_xmalloc((size_t)n * sizeof *fit);
+    void *work = pl_xmalloc(nsga2_work_size(n));
+    for (int i = 0; i < n; i++) fit[i] = pop[i].fit;
+    nsga2_sort(fit, n, 2, work);
+    nsga2_crowding(fit, n, 2, work);
+    for (int i = 0; i < n; i++) pop[i].fit = fit[i];
+    pl_free(fit);
+    pl_free(work);
+}
+
+/* Generation 0: the first population, evaluated and recorded. */
+static int first_generation(search_state *st, const graphgen_result *seeds)
+{
+    const search_options *o = st->x.o;
+    initial_population(&st->x, seeds, st->rng[RNG_INIT], st->pop);
+    PL_TRY(search_evaluate_batch(&st->x, st->pop, o->population));
+    rank_population(st->pop, o->population);
+    record(st->r, st->r->n_steps - 1, 0, st->pop, o->population);
+    st->generation = 0;
+    return PL_OK;
+}
+
+/* One generation: offspring, evaluation, elitist survival, record. */
+static int next_generation(search_state *st)
+{
+    const search_options *o = st->x.o;
     int P = o->population;
-    search_cand *all = pl_xcalloc((size_t)2 * P, sizeof *all);
-    nsga2_fitness *fit = pl_xcalloc((size_t)2 * P, sizeof *fit);
+    search_cand *all = pl_xmalloc((size_t)2 * P * sizeof *all);
+    nsga2_fitness *fit = pl_xmalloc((size_t)2 * P * sizeof *fit);
     void *work = pl_xmalloc(nsga2_work_size(2 * P));
     int *keep = pl_xmalloc((size_t)2 * P * sizeof(int));
-    gsl_rng *init = stream(o->seed, STREAM_INIT, step), *select = stream(o->seed, STREAM_SELECT, step),
-            *vary = stream(o->seed, STREAM_VARY, step);
-    initial_population(x, seeds, init, all);
-    int rc = evaluate_batch(x, all, P);
+    memcpy(all, st->pop, (size_t)P * sizeof *all);
     for (int i = 0; i < P; i++) fit[i] = all[i].fit;
-    nsga2_sort(fit, P, 2, work);
-    nsga2_crowding(fit, P, 2, work);
-    for (int i = 0; i < P; i++) all[i].fit = fit[i];
-    record(r, step, 0, all, P);
-    for (int gen = 1; gen <= o->generations && rc == PL_OK; gen++) {
-        offspring(x, all, fit, select, vary, all + P);
-        rc = evaluate_batch(x, all + P, P);
-        if (rc < 0) break;
+    offspring(&st->x, all, fit, st->rng[RNG_SELECT], st->rng[RNG_VARY], all + P);
+    int rc = search_evaluate_batch(&st->x, all + P, P);
+    if (rc == PL_OK) {
         for (int i = 0; i < 2 * P; i++) fit[i] = all[i].fit;
         nsga2_survive(fit, 2 * P, 2, P, keep, work);
-        search_cand *next = pl_xmalloc((size_t)P * sizeof *next);
-        for (int i = 0; i < P; i++) {
-            next[i] = all[keep[i]];
-            next[i].fit = fit[keep[i]];
-        }
-        memcpy(all, next, (size_t)P * sizeof *next);
-        pl_free(next);
-        for (int i = 0; i < P; i++) fit[i] = all[i].fit;
-        nsga2_sort(fit, P, 2, work);
-        nsga2_crowding(fit, P, 2, work);
-        for (int i = 0; i < P; i++) all[i].fit = fit[i];
-        record(r, step, gen, all, P);
+        for (int i = 0; i < P; i++) st->pop[i] = all[keep[i]];
+        rank_population(st->pop, P);
+        st->generation++;
+        record(st->r, st->r->n_steps - 1, st->generation, st->pop, P);
         if (o->progress)
-            fprintf(stderr, "\rsearch: %s: generation %d/%d, %ld evaluations", x->op.name, gen,
-                    o->generations, x->evaluations);
+            fprintf(stderr, "\rsearch: %s: generation %d/%d, %ld evaluations", st->x.op.name,
+                    st->generation, o->generations, st->x.evaluations);
     }
-    if (o->progress) fprintf(stderr, "\n");
-    *best = all[0]; /* replaced below by the front's choice, if any */
-    if (rc == PL_OK) {
-        int *front = pl_xmalloc((size_t)P * sizeof(int));
-        int m = nsga2_front(fit, P, front);
-        *front_size = m;
-        int pick = -1;
-        if (m > 0 && o->choose_knee) {
-            pick = nsga2_knee(fit, front, m);
-        } else {
-            for (int j = 0; j < m; j++)
-                if (pick < 0 || all[front[j]].latency_ms < all[pick].latency_ms ||
-                    (all[front[j]].latency_ms == all[pick].latency_ms &&
-                     all[front[j]].params < all[pick].params))
-                    pick = front[j];
-        }
-        if (pick >= 0) *best = all[pick];
-        pl_free(front);
-    }
-    gsl_rng_free(init);
-    gsl_rng_free(select);
-    gsl_rng_free(vary);
     pl_free(all);
     pl_free(fit);
     pl_free(work);
@@ -348,7 +153,31 @@ static int evolve(eval_ctx *x, const graphgen_result *seeds, int step, search_re
     return rc;
 }
 
-/* ---- the outer loop ---------------------------------------------------------- */
+/* The feasible first front's choice: lowest latency (then fewest
+ * parameters) or the knee point; -1 when nothing is feasible. */
+static int choose(const search_state *st)
+{
+    const search_options *o = st->x.o;
+    int P = o->population;
+    nsga2_fitness *fit = pl_xmalloc((size_t)P * sizeof *fit);
+    int *front = pl_xmalloc((size_t)P * sizeof(int));
+    for (int i = 0; i < P; i++) fit[i] = st->pop[i].fit;
+    int m = nsga2_front(fit, P, front), pick = -1;
+    if (m > 0 && o->choose_knee) {
+        pick = nsga2_knee(fit, front, m);
+    } else {
+        for (int j = 0; j < m; j++) {
+            const search_cand *c = &st->pop[front[j]];
+            if (pick < 0 || c->latency_ms < st->pop[pick].latency_ms ||
+                (c->latency_ms == st->pop[pick].latency_ms && c->params < st->pop[pick].params))
+                pick = front[j];
+        }
+    }
+    st->r->steps[st->r->n_steps - 1].front_size = m;
+    pl_free(fit);
+    pl_free(front);
+    return pick;
+}
 
 static search_step *new_step(search_result *r)
 {
@@ -364,7 +193,7 @@ static search_step *new_step(search_result *r)
     return s;
 }
 
-static ig_graph *copy_graph(const ig_graph *g, const search_options *o)
+static ig_graph *copy_graph(const ig_graph *g)
 {
     /* A splice of nothing would need an operator; rebuild node by node. */
     ig_graph *c = ig_graph_alloc();
@@ -383,93 +212,143 @@ static ig_graph *copy_graph(const ig_graph *g, const search_options *o)
               c->state_size == g->state_size);
     memcpy(c->param, g->param, g->param_size * sizeof(float));
     memcpy(c->state, g->state, g->state_size * sizeof(float));
-    (void)o;
     return c;
 }
 
-/* One step: the operator `id` of the current model searched and, when a
- * feasible faster candidate wins, replaced (r->model updated). */
-static int search_operator(search_result *r, int id, int *input_node, int *logits_node,
-                           const search_data *data, const graphgen_result *seeds,
-                           const search_options *o, double op_ms)
+/* Cuts st->target out of the current model with fresh activations. */
+static int prepare_step(search_state *st, const search_data *data, const search_options *o)
 {
-    double start = now_seconds();
-    eval_ctx x;
-    memset(&x, 0, sizeof x);
-    x.model = r->model;
-    x.input_node = *input_node;
-    x.logits_node = *logits_node;
-    x.data = data;
-    x.o = o;
-    x.min_accuracy = r->base_accuracy - o->epsilon / 100.0;
-    search_step *s = new_step(r);
-    snprintf(s->name, sizeof s->name, "%s", r->model->operators[id].name);
-    int rc = gen_extract(r->model, id, &x.op);
-    if (rc < 0) { /* cannot be a candidate: recorded as not replaced */
-        s->latency_before_ms = s->latency_after_ms = op_ms;
-        return PL_OK;
+    eval_ctx *x = &st->x;
+    x->model = st->r->model;
+    x->input_node = st->r->input_node;
+    x->logits_node = st->r->logits_node;
+    x->data = data;
+    x->o = o;
+    x->min_accuracy = st->r->base_accuracy - o->epsilon / 100.0;
+    PL_TRY(gen_extract(st->r->model, st->target, &x->op));
+    return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,
+                       &x->op, 1, &x->acts);
+}
+
+static void release_step(search_state *st)
+{
+    pl_free(st->x.cache);
+    gen_activations_free(&st->x.acts);
+    gen_operator_free(&st->x.op);
+    memset(&st->x, 0, sizeof st->x);
+    for (int k = 0; k < RNG_COUNT; k++) {
+        if (st->rng[k]) gsl_rng_free(st->rng[k]);
+        st->rng[k] = NULL;
     }
-    rc = gen_capture((ig_graph *)r->model, *input_node, data->sample_images, data->n_sample, 16,
-                     &x.op, 1, &x.acts);
-    search_cand best;
-    int front = 0;
-    if (rc == PL_OK) rc = evolve(&x, seeds, r->n_steps - 1, r, &best, &front);
-    if (rc == PL_OK) {
-        /* The original, evaluated like any candidate (cached), for the
-         * before figures. */
-        search_cand orig;
-        memset(&orig, 0, sizeof orig);
-        orig.dag = x.op.dag;
-        rc = evaluate_batch(&x, &orig, 1);
-        s->latency_before_ms = orig.latency_ms;
-        s->params_before = orig.params;
-        s->front_size = front;
-        int better = best.fit.violation == 0 && best.latency_ms < orig.latency_ms &&
-                     best.struct_hash != orig.struct_hash;
-        s->replaced = rc == PL_OK && better;
-        s->chosen = s->replaced ? best.dag : orig.dag;
-        s->latency_after_ms = s->replaced ? best.latency_ms : orig.latency_ms;
-        s->params_after = s->replaced ? best.params : orig.params;
-        s->fit_error = s->replaced ? best.fit_error : 0.0;
-        s->accuracy = s->replaced ? best.accuracy : r->base_accuracy;
+    st->in_step = 0;
+    st->generation = -1;
+}
+
+/* Starts the search of the slowest operator not tried yet; 0 when none. */
+static int begin_step(search_state *st, const search_data *data, const search_options *o)
+{
+    int target = -1;
+    for (int id = 0; id < st->n_ops; id++)
+        if (!st->tried[id] && (target < 0 || st->ms[id] > st->ms[target])) target = id;
+    if (target < 0) return 0;
+    st->tried[target] = 1;
+    st->target = target;
+    st->in_step = 1;
+    st->generation = -1;
+    st->step_seconds = 0;
+    search_step *s = new_step(st->r);
+    snprintf(s->name, sizeof s->name, "%s", st->r->model->operators[target].name);
+    s->latency_before_ms = s->latency_after_ms = st->ms[target];
+    for (int k = 0; k < RNG_COUNT; k++)
+        st->rng[k] = search_stream(o->seed, stream_purpose[k], st->r->n_steps - 1);
+    int rc = prepare_step(st, data, o);
+    if (rc < 0) { /* the operator cannot be a candidate: kept, as it is */
+        release_step(st);
+        return 1;
     }
-    if (rc == PL_OK && s->replaced) {
-        /* Splice the winner with its fitted weights (refit: deterministic). */
+    return 1;
+}
+
+/* Ends the step: picks the winner, splices it (refitted: deterministic) when
+ * it is feasible and faster than the original, re-profiles. */
+static int finish_step(search_state *st, const search_options *o, double started)
+{
+    search_result *r = st->r;
+    search_step *s = &r->steps[r->n_steps - 1];
+    eval_ctx *x = &st->x;
+    int pick = choose(st);
+    search_cand orig;
+    memset(&orig, 0, sizeof orig);
+    orig.dag = x->op.dag;
+    PL_TRY(search_evaluate_batch(x, &orig, 1));
+    s->latency_before_ms = orig.latency_ms;
+    s->params_before = orig.params;
+    const search_cand *best = pick >= 0 ? &st->pop[pick] : NULL;
+    s->replaced = best && best->latency_ms < (1.0 - o->min_gain) * orig.latency_ms &&
+                  best->struct_hash != orig.struct_hash;
+    s->chosen = s->replaced ? best->dag : orig.dag;
+    s->latency_after_ms = s->replaced ? best->latency_ms : orig.latency_ms;
+    s->params_after = s->replaced ? best->params : orig.params;
+    s->fit_error = s->replaced ? best->fit_error : 0.0;
+    s->accuracy = s->replaced ? best->accuracy : r->base_accuracy;
+    s->evaluations = (int32_t)x->evaluations;
+    s->cache_hits = (int32_t)x->cache_hits;
+    s->seconds = st->step_seconds + now_seconds() - started;
+    r->evaluations += x->evaluations;
+    r->cache_hits += x->cache_hits;
+    int rc = PL_OK;
+    if (s->replaced) {
         ig_graph *cg = NULL, *next = NULL;
-        rc = gen_dag_build(&s->chosen, &x.op.boundary, &cg);
+        rc = gen_dag_build(&s->chosen, &x->op.boundary, &cg);
         if (rc == PL_OK) {
             uint64_t init = o->seed ^ gen_struct_hash(&s->chosen);
             ig_graph_init_params(cg, init);
             gen_fit_options fo = o->fit;
             fo.seed = init;
             gen_fit_result fr;
-            rc = gen_fit(cg, &s->chosen, &x.acts, 0, &fo, &fr);
+            rc = gen_fit(cg, &s->chosen, &x->acts, 0, &fo, &fr);
         }
         int *map = pl_xmalloc((size_t)r->model->n_nodes * sizeof(int));
-        if (rc == PL_OK) rc = gen_splice(r->model, &x.op, &s->chosen, cg, &next, map);
+        if (rc == PL_OK) rc = gen_splice(r->model, &x->op, &s->chosen, cg, &next, map);
         if (rc == PL_OK) {
-            *input_node = map[*input_node];
-            *logits_node = map[*logits_node];
+            r->input_node = map[r->input_node];
+            r->logits_node = map[r->logits_node];
             ig_graph_free(r->model);
             r->model = next;
+            st->replaced++;
         }
         pl_free(map);
         ig_graph_free(cg);
+        if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st->ms); /* re-profile */
     }
-    s->evaluations = (int32_t)x.evaluations;
-    s->cache_hits = (int32_t)x.cache_hits;
-    s->seconds = now_seconds() - start;
-    r->evaluations += x.evaluations;
-    r->cache_hits += x.cache_hits;
+    if (o->progress) fprintf(stderr, "\n");
     fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%, "
-                "%d evaluations (%d cached), %.1f s\n", s->name,
-                s->replaced ? "replaced" : "kept", s->latency_before_ms, s->latency_after_ms,
-                (long long)s->params_before, (long long)s->params_after, 100 * s->accuracy,
-                s->evaluations, s->cache_hits, s->seconds);
-    pl_free(x.cache);
-    gen_activations_free(&x.acts);
-    gen_operator_free(&x.op);
+            "%d evaluations (%d cached)\n", s->name, s->replaced ? "replaced" : "kept",
+            s->latency_before_ms, s->latency_after_ms, (long long)s->params_before,
+            (long long)s->params_after, 100 * s->accuracy, s->evaluations, s->cache_hits);
+    release_step(st);
     return rc;
+}
+
+/* Writes the checkpoint; 1 when the caller asked to stop after it. */
+static int checkpoint(search_state *st, const search_options *o, double started)
+{
+    if (!o->checkpoint_path) return 0;
+    double spent = st->step_seconds;
+    st->step_seconds += now_seconds() - started;
+    int rc = search_ckpt_write(o->checkpoint_path, o->fingerprint, st);
+    st->step_seconds = spent;
+    if (rc < 0) return rc;
+    st->checkpoints++;
+    return o->stop_after > 0 && st->checkpoints >= o->stop_after;
+}
+
+static void free_state(search_state *st)
+{
+    release_step(st);
+    pl_free(st->ms);
+    pl_free(st->tried);
+    pl_free(st->pop);
 }
 
 int search_run(const ig_graph *model, int input_node, int logits_node, const search_data *data,
@@ -477,34 +356,60 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
 {
     memset(r, 0, sizeof *r);
     PL_ASSERT(o->population >= 2 && o->threads >= 1 && data->n_val >= 1 && data->n_sample >= 2);
-    r->model = copy_graph(model, o);
-    r->base_accuracy = search_accuracy(r->model, input_node, logits_node, data->val_images,
-                                       data->val_labels, data->n_val);
-    int n_ops = r->model->n_operators;
-    double *ms = pl_xcalloc((size_t)n_ops + 1, sizeof *ms);
-    uint8_t *tried = pl_xcalloc((size_t)n_ops + 1, 1);
-    int rc = operator_latencies(r->model, o, ms);
-    for (int id = 0; id < n_ops; id++) r->base_latency_ms += ms[id];
-    int replaced = 0;
-    while (rc == PL_OK && replaced < o->operators) {
-        int target = -1; /* the slowest operator not tried yet */
-        for (int id = 0; id < n_ops; id++)
-            if (!tried[id] && (target < 0 || ms[id] > ms[target])) target = id;
-        if (target < 0) break;
-        tried[target] = 1;
-        rc = search_operator(r, target, &input_node, &logits_node, data, seeds, o, ms[target]);
-        if (rc == PL_OK && r->steps[r->n_steps - 1].replaced) {
-            replaced++;
-            rc = operator_latencies(r->model, o, ms); /* re-profile */
+    search_state st;
+    memset(&st, 0, sizeof st);
+    st.r = r;
+    st.generation = -1;
+    st.pop = pl_xcalloc((size_t)o->population, sizeof *st.pop);
+    int rc = o->checkpoint_path ? search_ckpt_read(o->checkpoint_path, o->fingerprint, o, &st) : 0;
+    if (rc == 0) { /* a fresh start */
+        r->model = copy_graph(model);
+        r->input_node = input_node;
+        r->logits_node = logits_node;
+        r->base_accuracy = search_accuracy(r->model, input_node, logits_node, data->val_images,
+                                           data->val_labels, data->n_val);
+        st.n_ops = r->model->n_operators;
+        st.ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.ms);
+        st.tried = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.tried);
+        rc = search_operator_latencies(r->model, o, st.ms);
+        for (int id = 0; id < st.n_ops && rc == PL_OK; id++) r->base_latency_ms += st.ms[id];
+    } else if (rc == 1) {
+        fprintf(stderr, "search: resuming from %s (%d operators searched%s)\n",
+                o->checkpoint_path, r->n_steps - st.in_step,
+                st.in_step ? ", one under way" : "");
+        rc = st.in_step ? prepare_step(&st, data, o) : PL_OK;
+    }
+    int stop = 0;
+    while (rc == PL_OK && !stop) {
+        double started = now_seconds();
+        if (!st.in_step) {
+            if (st.replaced >= o->operators) break;
+            int begun = begin_step(&st, data, o);
+            if (begun <= 0) break;
+            if (!st.in_step) continue; /* not a candidate: recorded as kept */
+        }
+        if (st.generation < 0) {
+            rc = first_generation(&st, seeds);
+        } else if (st.generation < o->generations) {
+            rc = next_generation(&st);
+        } else {
+            rc = finish_step(&st, o, started);
+        }
+        if (rc == PL_OK) {
+            int c = checkpoint(&st, o, started);
+            if (c < 0) rc = c;
+            stop = c > 0;
         }
     }
-    r->input_node = input_node;
-    r->logits_node = logits_node;
-    r->final_latency_ms = 0;
-    if (rc == PL_OK) rc = operator_latencies(r->model, o, ms);
-    for (int id = 0; id < n_ops; id++) r->final_latency_ms += ms[id];
-    pl_free(ms);
-    pl_free(tried);
+    r->stopped = stop;
+    if (rc == PL_OK && !stop) {
+        double *ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *ms);
+        rc = search_operator_latencies(r->model, o, ms);
+        r->final_latency_ms = 0;
+        for (int id = 0; id < st.n_ops; id++) r->final_latency_ms += ms[id];
+        pl_free(ms);
+    }
+    free_state(&st);
     if (rc < 0) search_free(r);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "dev.h"
 #include "gen.h"
 #include "graphgen.h"
+#include "lat_cache.h"
 #include "nsga2.h"
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     double          crossover_rate; /* else mutation                            */
     double          scratch_share;  /* of the first population                  */
     int             choose_knee;    /* 0: lowest latency on the feasible front  */
+    double          min_gain;       /* relative latency cut to replace          */
     int             min_nodes, max_nodes;
     gen_iset        iset;
     gen_fit_options fit;
@@ -38,6 +40,19 @@ typedef struct {
     uint64_t        seed;
     int             threads;        /* candidates evaluated at once             */
     int             progress;
+    /* Checkpointing (NULL path: none): the state is written atomically after
+     * every generation and every finished operator, and a run finding a
+     * checkpoint of the same fingerprint resumes from it; stop_after > 0
+     * stops (r->stopped = 1) after that many checkpoints, for tests. */
+    const char     *checkpoint_path;
+    const char     *fingerprint;
+    int             stop_after;
+    /* Measured devices: latencies already measured for the same candidate
+     * structure, boundary shapes, device, batch, threads and build come
+     * from this cache (may be NULL), shared by experiments through its
+     * file; new ones are added (saved by the caller). */
+    lat_cache      *latency_cache;
+    dev_provenance  latency_prov;   /* the device part of the cache keys      */
 } search_options;
 
 /* One evaluated candidate. */
@@ -83,6 +98,7 @@ typedef struct {
     int            n_records, cap_records;
     search_record *records;
     long           evaluations, cache_hits;
+    int            stopped;        /* 1: stopped as asked (stop_after)        */
 } search_result;
 
 /* The data a search evaluates on. */

@@ -1,13 +1,13 @@
 /* search_io.c: writes the search artifact (gos.search, schemas/artifacts.md):
  * the adapted model as /graph, each outer-loop step with its chosen DAG,
  * every generation's population, and the summary. */
-#include "search.h"
+#include "search_internal.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 
 #include <string.h>
 
-static int write_steps(h5io_writer *w, const search_result *r)
+int search_write_steps(h5io_writer *w, const search_result *r)
 {
     int n = r->n_steps;
     const char **names = pl_xcalloc((size_t)n + 1, sizeof *names);
@@ -48,7 +48,7 @@ static int write_steps(h5io_writer *w, const search_result *r)
     return rc;
 }
 
-static int write_generations(h5io_writer *w, const search_result *r)
+int search_write_generations(h5io_writer *w, const search_result *r)
 {
     int n = r->n_records;
     int32_t *i32[3];
@@ -93,8 +93,8 @@ int search_write(const char *path, h5io_provenance *prov, const dev_provenance *
     int rc = h5io_write_graph(&w, "/graph", r->model);
     if (rc == PL_OK) rc = h5io_write_group(&w, "/latency");
     if (rc == PL_OK) rc = dev_write_provenance(&w, "/latency", latency);
-    if (rc == PL_OK) rc = write_steps(&w, r);
-    if (rc == PL_OK) rc = write_generations(&w, r);
+    if (rc == PL_OK) rc = search_write_steps(&w, r);
+    if (rc == PL_OK) rc = search_write_generations(&w, r);
     if (rc == PL_OK) rc = h5io_write_group(&w, "/summary");
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/summary", "base_accuracy", r->base_accuracy);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/summary", "base_latency_ms", r->base_latency_ms);
@@ -111,4 +111,81 @@ int search_write(const char *path, h5io_provenance *prov, const dev_provenance *
         return rc;
     }
     return h5io_commit(&w);
+}
+
+/* ---- reading back (for the checkpoint) ---------------------------------- */
+
+int search_read_history(h5io_reader *h, const char *file, search_result *r)
+{
+    char **names = NULL;
+    int64_t n = 0, dims[H5IO_MAX_RANK];
+    int rank;
+    PL_TRY(h5io_read_strings(h, "/steps/names", &names, &n));
+    int32_t *i32[4] = {0};
+    double *f64[5] = {0};
+    int64_t *i64[2] = {0};
+    static const char *const i32_names[4] = {"/steps/replaced", "/steps/evaluations",
+                                             "/steps/cache_hits", "/steps/front_size"};
+    static const char *const f64_names[5] = {"/steps/latency_before_ms", "/steps/latency_after_ms",
+                                             "/steps/accuracy", "/steps/fit_error",
+                                             "/steps/seconds"};
+    static const char *const i64_names[2] = {"/steps/params_before", "/steps/params_after"};
+    int rc = PL_OK;
+    for (int j = 0; j < 4 && rc == PL_OK; j++) rc = h5io_read_i32_alloc(h, i32_names[j], &i32[j], &rank, dims);
+    for (int j = 0; j < 5 && rc == PL_OK; j++) rc = h5io_read_f64_alloc(h, f64_names[j], &f64[j], &rank, dims);
+    for (int j = 0; j < 2 && rc == PL_OK; j++) rc = h5io_read_i64_alloc(h, i64_names[j], &i64[j], &rank, dims);
+    gen_dag *chosen = NULL;
+    int n_chosen = 0;
+    if (rc == PL_OK) rc = gen_read_dag_table(h, file, "/chosen", &chosen, &n_chosen);
+    if (rc == PL_OK && n_chosen != n)
+        rc = pl_error(PL_ERR_SCHEMA, __FILE__, __LINE__, "%s: /chosen has %d DAGs for %lld steps",
+                      file, n_chosen, (long long)n);
+    if (rc == PL_OK) {
+        r->n_steps = r->cap_steps = (int)n;
+        r->steps = pl_xcalloc((size_t)n + 1, sizeof *r->steps);
+        for (int s = 0; s < n; s++) {
+            search_step *st = &r->steps[s];
+            snprintf(st->name, sizeof st->name, "%s", names[s]);
+            st->replaced = i32[0][s], st->evaluations = i32[1][s], st->cache_hits = i32[2][s];
+            st->front_size = i32[3][s];
+            st->latency_before_ms = f64[0][s], st->latency_after_ms = f64[1][s];
+            st->accuracy = f64[2][s], st->fit_error = f64[3][s], st->seconds = f64[4][s];
+            st->params_before = i64[0][s], st->params_after = i64[1][s];
+            st->chosen = chosen[s];
+        }
+    }
+    h5io_free_strings(names, n);
+    pl_free(chosen);
+    for (int j = 0; j < 4; j++) pl_free(i32[j]);
+    for (int j = 0; j < 5; j++) pl_free(f64[j]);
+    for (int j = 0; j < 2; j++) pl_free(i64[j]);
+    PL_TRY(rc);
+
+    int32_t *gi[3] = {0};
+    double *gf[5] = {0};
+    int64_t *gl[2] = {0};
+    static const char *const gi_names[3] = {"/generations/step", "/generations/generation",
+                                            "/generations/rank"};
+    static const char *const gf_names[5] = {"/generations/latency_ms", "/generations/accuracy",
+                                            "/generations/fit_error", "/generations/violation",
+                                            "/generations/crowding"};
+    static const char *const gl_names[2] = {"/generations/params", "/generations/struct_hash"};
+    for (int j = 0; j < 3 && rc == PL_OK; j++) rc = h5io_read_i32_alloc(h, gi_names[j], &gi[j], &rank, dims);
+    int64_t m = rc == PL_OK ? dims[0] : 0;
+    for (int j = 0; j < 5 && rc == PL_OK; j++) rc = h5io_read_f64_alloc(h, gf_names[j], &gf[j], &rank, dims);
+    for (int j = 0; j < 2 && rc == PL_OK; j++) rc = h5io_read_i64_alloc(h, gl_names[j], &gl[j], &rank, dims);
+    if (rc == PL_OK) {
+        r->n_records = r->cap_records = (int)m;
+        r->records = pl_xcalloc((size_t)m + 1, sizeof *r->records);
+        for (int64_t i = 0; i < m; i++)
+            r->records[i] = (search_record){
+                .step = gi[0][i], .generation = gi[1][i], .rank = gi[2][i],
+                .latency_ms = gf[0][i], .accuracy = gf[1][i], .fit_error = gf[2][i],
+                .violation = gf[3][i], .crowding = gf[4][i], .params = gl[0][i],
+                .struct_hash = (uint64_t)gl[1][i]};
+    }
+    for (int j = 0; j < 3; j++) pl_free(gi[j]);
+    for (int j = 0; j < 5; j++) pl_free(gf[j]);
+    for (int j = 0; j < 2; j++) pl_free(gl[j]);
+    return rc;
 }
