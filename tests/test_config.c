@@ -170,10 +170,10 @@ static void test_errors(void)
                  PL_ERR_CONFIG, "%D/unknown_override_key.cfg:3: overrides.train.bogus: unknown key");
 
     /* Unknown section and top-level names. */
-    EXPECT_ERROR("unknown_section.cfg", "seed = 1;\nfinetune = { epochs = 2; };\n", PL_ERR_CONFIG,
-                 "%D/unknown_section.cfg:2: unknown section 'finetune' (no stage reads it yet)");
-    EXPECT_ERROR("unknown_base_section.cfg", "\n\nbase_finetune = { epochs = 2; };\n", PL_ERR_CONFIG,
-                 "%D/unknown_base_section.cfg:3: unknown section 'base_finetune' (no stage reads it yet)");
+    EXPECT_ERROR("unknown_section.cfg", "seed = 1;\nreport = { format = \"md\"; };\n", PL_ERR_CONFIG,
+                 "%D/unknown_section.cfg:2: unknown section 'report' (no stage reads it yet)");
+    EXPECT_ERROR("unknown_base_section.cfg", "\n\nbase_report = { format = \"md\"; };\n", PL_ERR_CONFIG,
+                 "%D/unknown_base_section.cfg:3: unknown section 'base_report' (no stage reads it yet)");
     EXPECT_ERROR("unknown_top.cfg", "foo = 1;\n", PL_ERR_CONFIG,
                  "%D/unknown_top.cfg:1: unknown top-level setting 'foo'");
     EXPECT_ERROR("base_seed.cfg", "seed = 1;\nbase_seed = 1;\n", PL_ERR_CONFIG,
@@ -425,7 +425,7 @@ static void test_schema_doc(void)
               "schemas/config.md differs from the schema; regenerate it with "
               "`build/gos_config schema > schemas/config.md`");
     }
-    CHECK(strstr(generated, "| `train.epochs` | int | **required** | 1..1000 | train | yes |") != NULL,
+    CHECK(strstr(generated, "| `train.epochs` | int | **required** | 1..1000 | train, finetune | yes |") != NULL,
           "markdown row of train.epochs");
     free(committed);
     free(generated);

@@ -40,9 +40,11 @@ check() { # check DESCRIPTION CONDITION...
 run() { make --no-print-directory $make_args experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
 trained() { grep -q "^train: epoch" "$tmp/out"; }
 reused() { grep -q "^train: .*reusing" "$tmp/out"; }
-quiet() { ! grep -q "^train:\|^profile:\|^graphgen:\|^search:" "$tmp/out"; }
+quiet() { ! grep -q "^train:\|^profile:\|^graphgen:\|^search:\|^finetune:\|^validate:" "$tmp/out"; }
+validated() { grep -q "^validate: .* operators replaced" "$tmp/out"; }
+finetuned() { grep -q "^finetune: test accuracy" "$tmp/out"; }
 searched() { grep -q "^search: .* operators searched" "$tmp/out"; }
-search_only() { searched && ! grep -q "^train:\|^profile:\|^graphgen:" "$tmp/out"; }
+search_on() { searched && finetuned && validated && ! grep -q "^train:\|^profile:\|^graphgen:" "$tmp/out"; }
 generated() { grep -q "^graphgen: .* operators" "$tmp/out"; }
 graphgen_only() { generated && ! grep -q "^train:\|^profile:" "$tmp/out"; }
 profiled() { grep -q "^profile: .* on host (measured" "$tmp/out"; }
@@ -60,6 +62,8 @@ train = { epochs = 1; batch_size = 32; lr = $2; progress = "never"; };
 graphgen = { top_operators = 1; sample_images = 16; study_samples = 2; seed_candidates = 1;
              fit_steps = 2; fit_batch = 4; };
 search = { operators = 1; population = 2; generations = 0; validation_images = 16; };
+finetune = { epochs = 1; };
+validate = { only_report = true; };
 $3
 CFG
 }
@@ -75,6 +79,8 @@ check "tiny's operators are generated" generated
 check "tiny's graphs are a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/graphs.h5 > /dev/null"
 check "tiny is searched" searched
 check "tiny's search is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/search.h5 > /dev/null"
+check "tiny is fine-tuned and validated" sh -c "grep -q '^finetune: test accuracy' $tmp/out && grep -q '^validate: tiny on host (measured)' $tmp/out"
+check "tiny's adapted model and validation are valid artifacts" sh -c "$build/check_artifact $tmp/results/tiny/adapted.h5 $tmp/results/tiny/validate.h5 > /dev/null"
 
 write_exp "$exp" 0.1 ""
 run "$tag";                       check "a first run trains" trained
@@ -94,7 +100,7 @@ write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"late
 run "$tag";                       check "a graphgen key reruns graphgen (and search), not train or profile" graphgen_only
 check "and search after it" searched
 write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"latency\"; }; overrides = { graphgen = { study_samples = 3; }; search = { epsilon = 2.0; }; };"
-run "$tag";                       check "search.epsilon reruns search only" search_only
+run "$tag";                       check "search.epsilon reruns search, finetune and validate, never train, profile or graphgen" search_on
 write_exp "$exp" 0.05 ""
 run "$tag";                       check "a train key reruns train" trained
 check "and the profile after it" profiled
@@ -148,9 +154,9 @@ write_exp "$exp" 0.1 "overrides = { train = { epochs = 0; }; };"
 run "$tag"
 check "a config error fails the run" test $? -ne 0
 check "a config error names the file and line" grep -q "$exp:[0-9]*: " "$tmp/out"
-write_exp "experiments/${tag}_bad.cfg" 0.1 "finetune = { epochs = 1; };"
+write_exp "experiments/${tag}_bad.cfg" 0.1 "report = { format = \"md\"; };"
 run "${tag}_bad"
-check "an unknown section is an error naming the file and line" grep -q "${tag}_bad.cfg:[0-9]*: .*finetune" "$tmp/out"
+check "an unknown section is an error naming the file and line" grep -q "${tag}_bad.cfg:[0-9]*: .*report" "$tmp/out"
 mkdir -p "$tmp/nodata"
 write_exp "experiments/${tag}_nodata.cfg" 0.1 "overrides = { data = { path = \"$tmp/nodata\"; }; };"
 run "${tag}_nodata"

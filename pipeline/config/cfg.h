@@ -128,6 +128,21 @@ typedef struct {
     int    validation_images;/* accuracy subset                               */
 } cfg_search;
 
+/* finetune: the adapted model trained end to end; the rest of the recipe
+ * (batch size, momentum, weight decay, augmentation) is train's. */
+typedef struct {
+    int    epochs;
+    double lr;
+    char   schedule[16];     /* enum: as train.schedule                       */
+    double min_lr;
+    int    warmup_epochs;
+} cfg_finetune;
+
+/* validate: the original against the adapted model on the device. */
+typedef struct {
+    int only_report;         /* bool: an accuracy drop beyond epsilon is not an error */
+} cfg_validate;
+
 typedef struct {
     char      path[1024];  /* the experiment file as given to cfg_load          */
     char      name[128];   /* its basename without ".cfg"                       */
@@ -140,6 +155,8 @@ typedef struct {
     cfg_profile profile;
     cfg_graphgen graphgen;
     cfg_search search;
+    cfg_finetune finetune;
+    cfg_validate validate;
     /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
      * one per line "section.key = value;" in schema order, with "  # default"
      * appended where the schema default was applied. defaults_applied: only

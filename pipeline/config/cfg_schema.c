@@ -62,11 +62,14 @@ static const cfg_section_spec sections[] = {
                "minimising latency on the device and parameters, under the constraint that "
                "the model's validation accuracy with the candidate in place stays within "
                "`epsilon` points of the baseline's."},
+    {"finetune", "Fine-tuning of the adapted model, end to end. Batch size, momentum, "
+                 "Nesterov, weight decay and augmentation are the `train` section's."},
+    {"validate", "Validation of the adapted model against the original on the device."},
 };
 
 /* Sections of the stages still to be written (see ARCHITECTURE.md). */
 static const char *const future_sections[] = {
- "finetune", "validate", "report", NULL,
+    "report", NULL,
 };
 
 static const cfg_stage_spec stages[] = {
@@ -80,6 +83,11 @@ static const cfg_stage_spec stages[] = {
      "sparsity study: results/<exp>/graphs.h5."},
     {"search", {"seed", "threads", "model", "data", "device", "graphgen", "search", NULL},
      "Replaces inefficient operators by searched candidates: results/<exp>/search.h5."},
+    {"finetune", {"seed", "threads", "data", "train", "finetune", NULL},
+     "Trains the adapted model end to end: results/<exp>/adapted.h5."},
+    {"validate", {"seed", "threads", "model", "data", "device", "search.epsilon", "validate", NULL},
+     "Latency, accuracy, parameters and FLOPs of the original and the adapted model on the "
+     "device: results/<exp>/validate.h5."},
 };
 
 static const cfg_key_spec keys[] = {
@@ -391,6 +399,33 @@ static const cfg_key_spec keys[] = {
      .max = 1000000, .fingerprinted = 1,
      .doc = "Validation images (the first of the held-out split) behind every accuracy the "
             "search measures."},
+
+    /* finetune */
+    {.section = "finetune", .key = "epochs", .type = CFG_INT, AT_INT(finetune.epochs),
+     .def_int = 2, .bounds = MIN_MAX, .min = 1, .max = 1000, .fingerprinted = 1,
+     .doc = "Passes over the training images (the paper: a few)."},
+    {.section = "finetune", .key = "lr", .type = CFG_FLOAT, AT_FLOAT(finetune.lr),
+     .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 10,
+     .fingerprinted = 1,
+     .doc = "Learning rate (lower than training's: the weights start trained)."},
+    {.section = "finetune", .key = "schedule", .type = CFG_ENUM, AT_STRING(finetune.schedule),
+     .def_string = "cosine", .values = schedule_names, .fingerprinted = 1,
+     .doc = "Learning-rate schedule, as `train.schedule` (step decay uses train's "
+            "`step_epochs` and `gamma`)."},
+    {.section = "finetune", .key = "min_lr", .type = CFG_FLOAT, AT_FLOAT(finetune.min_lr),
+     .def_float = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Cosine schedule: final learning rate."},
+    {.section = "finetune", .key = "warmup_epochs", .type = CFG_INT,
+     AT_INT(finetune.warmup_epochs), .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0,
+     .fingerprinted = 1,
+     .doc = "Epochs of linear warm-up; less than `epochs`."},
+
+    /* validate */
+    {.section = "validate", .key = "only_report", .type = CFG_BOOL, AT_INT(validate.only_report),
+     .def_int = 0, .fingerprinted = 1,
+     .doc = "When the adapted model's test accuracy is more than `search.epsilon` points "
+            "below the original's, write the validate artifact and go on instead of failing "
+            "(the default fails the stage with both accuracies, writing nothing)."},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -570,6 +605,10 @@ int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where
     if (strcmp(t->schedule, "cosine") == 0 && t->min_lr > t->lr)
         PL_FAIL(PL_ERR_CONFIG, "%s: train.min_lr: must be <= train.lr (%g) with the cosine "
                 "schedule (got %g)", where_of(where, "train", "min_lr"), t->lr, t->min_lr);
+    if (e->finetune.warmup_epochs >= e->finetune.epochs)
+        PL_FAIL(PL_ERR_CONFIG, "%s: finetune.warmup_epochs: must be < finetune.epochs (%d) "
+                "(got %d)", where_of(where, "finetune", "warmup_epochs"), e->finetune.epochs,
+                e->finetune.warmup_epochs);
     if (e->graphgen.max_nodes < e->graphgen.min_nodes)
         PL_FAIL(PL_ERR_CONFIG, "%s: graphgen.max_nodes: must be >= graphgen.min_nodes (%d) "
                 "(got %d)", where_of(where, "graphgen", "max_nodes"), e->graphgen.min_nodes,

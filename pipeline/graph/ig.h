@@ -189,6 +189,12 @@ int ig_dropout(ig_graph *g, int in, float p);
 int ig_flatten(ig_graph *g, int in);
 int ig_softmax_xent(ig_graph *g, int logits);
 
+/* A finalized copy of g (finalized) with its nodes, operators, parameters and
+ * state; when add_loss_on >= 0 a softmax_xent node on that node is
+ * appended (outside every operator) and its index stored in *loss_node.
+ * Returns NULL only when adding the loss fails (message recorded). */
+ig_graph *ig_graph_copy(const ig_graph *g, int add_loss_on, int *loss_node);
+
 /* Lays out and allocates the parameter, gradient and state slabs (once).
  * No node can be added afterwards. */
 int ig_graph_finalize(ig_graph *g);

@@ -369,6 +369,32 @@ static const h5io_entry search_checkpoint_entries[] = {
     DSET2("/rng", H5IO_T_I64, H5IO_FIXED(3), H5IO_ANY),
 };
 
+/* The original against the adapted model on the device. */
+#define MODEL_FIGURES(g)                                                       \
+    GROUP(g),                                                                  \
+    ATTR(g, "latency_ms", H5IO_T_F64),                                         \
+    ATTR(g, "latency_min_ms", H5IO_T_F64),                                     \
+    ATTR(g, "latency_max_ms", H5IO_T_F64),                                     \
+    ATTR(g, "latency_spread_ms", H5IO_T_F64),                                  \
+    ATTR(g, "accuracy", H5IO_T_F64),                                           \
+    ATTR(g, "test_images", H5IO_T_I64),                                        \
+    ATTR(g, "params", H5IO_T_I64),                                             \
+    ATTR(g, "flops", H5IO_T_F64)
+static const h5io_entry validate_entries[] = {
+    LATENCY_PROVENANCE("/latency"),
+    MODEL_FIGURES("/original"),
+    MODEL_FIGURES("/adapted"),
+    GROUP("/summary"),
+    ATTR("/summary", "speedup", H5IO_T_F64),
+    ATTR("/summary", "accuracy_change", H5IO_T_F64),
+    ATTR("/summary", "epsilon", H5IO_T_F64),
+    ATTR("/summary", "within_epsilon", H5IO_T_I64),
+    ATTR("/summary", "operators_replaced", H5IO_T_I64),
+    ATTR("/summary", "model", H5IO_T_STRING),
+    ATTR("/summary", "device", H5IO_T_STRING),
+    DSET1("/replaced", H5IO_T_STRING, H5IO_ANY),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -413,6 +439,10 @@ static const h5io_schema schemas[] = {
      profile_entries, COUNT_OF(profile_entries)},
     {"gos.graphs", 1, "the top operators as instruction DAGs, weights, activations, seed "
      "candidates and the sparsity study", graphs_entries, COUNT_OF(graphs_entries)},
+    {"gos.adapted", 1, "the adapted model, fine-tuned: graph, weights, curves, accuracy (the "
+     "layout of gos.baseline)", baseline_entries, COUNT_OF(baseline_entries)},
+    {"gos.validate", 1, "the original against the adapted model: latency, accuracy, params, "
+     "FLOPs, speedup", validate_entries, COUNT_OF(validate_entries)},
     {"gos.search", 1, "the adapted model, each operator searched and every generation",
      search_entries, COUNT_OF(search_entries)},
     {"gos.search_checkpoint", 1, "a search's state between two generations, to resume from",

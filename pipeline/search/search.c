@@ -193,28 +193,6 @@ static search_step *new_step(search_result *r)
     return s;
 }
 
-static ig_graph *copy_graph(const ig_graph *g)
-{
-    /* A splice of nothing would need an operator; rebuild node by node. */
-    ig_graph *c = ig_graph_alloc();
-    for (int q = 0; q < g->n_operators; q++) {
-        ig_operator_begin(c, g->operators[q].name);
-        ig_operator_end(c);
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        int id = g->nodes[i].operator_id;
-        if (id >= 0) ig_operator_reopen(c, id);
-        int rc = ig_add(c, &g->nodes[i]);
-        if (id >= 0) ig_operator_end(c);
-        PL_ASSERT(rc == i);
-    }
-    PL_ASSERT(ig_graph_finalize(c) == PL_OK && c->param_size == g->param_size &&
-              c->state_size == g->state_size);
-    memcpy(c->param, g->param, g->param_size * sizeof(float));
-    memcpy(c->state, g->state, g->state_size * sizeof(float));
-    return c;
-}
-
 /* Cuts st->target out of the current model with fresh activations. */
 static int prepare_step(search_state *st, const search_data *data, const search_options *o)
 {
@@ -363,7 +341,7 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
     st.pop = pl_xcalloc((size_t)o->population, sizeof *st.pop);
     int rc = o->checkpoint_path ? search_ckpt_read(o->checkpoint_path, o->fingerprint, o, &st) : 0;
     if (rc == 0) { /* a fresh start */
-        r->model = copy_graph(model);
+        r->model = ig_graph_copy(model, -1, NULL);
         r->input_node = input_node;
         r->logits_node = logits_node;
         r->base_accuracy = search_accuracy(r->model, input_node, logits_node, data->val_images,
