@@ -39,7 +39,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla
 CFLAGS  := -std=c11 $(OPT) $(ARCH) -g -fopenmp -D_GNU_SOURCE $(WARN) \
            -Ipipeline/core -Ipipeline/nn -Ipipeline/graph -Ipipeline/train \
-           -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models -Ipipeline/device -Ipipeline/profile -Ipipeline/gen \
+           -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models -Ipipeline/device -Ipipeline/profile -Ipipeline/gen -Ipipeline/graphgen -Ipipeline/search \
            $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lz -lm
 LDFLAGS := -fopenmp -Wl,-rpath,$(OPENBLAS_OMP)

@@ -22,7 +22,7 @@ STORE ?= results/store
 
 .DELETE_ON_ERROR:
 .PHONY: all FORCE
-all: $(OUT)/profile.h5
+all: $(OUT)/validate.h5
 
 $(OUT) $(STORE):
 	@mkdir -p $@
@@ -41,3 +41,27 @@ $(OUT)/baseline.h5: $(OUT)/train.fp $(BUILD)/train | $(STORE)
 $(OUT)/profile.h5: $(OUT)/profile.fp $(BUILD)/profile $(OUT)/baseline.h5 | $(STORE)
 	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
 	  --stage profile --fingerprint $< --out $@ --input $(OUT)/baseline.h5
+
+# ---- graphgen ---------------------------------------------------------------
+$(OUT)/graphs.h5: $(OUT)/graphgen.fp $(BUILD)/graphgen $(OUT)/baseline.h5 $(OUT)/profile.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage graphgen --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
+	  --input $(OUT)/profile.h5
+
+# ---- search -----------------------------------------------------------------
+$(OUT)/search.h5: $(OUT)/search.fp $(BUILD)/search $(OUT)/baseline.h5 $(OUT)/graphs.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage search --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
+	  --input $(OUT)/graphs.h5
+
+# ---- finetune ---------------------------------------------------------------
+$(OUT)/adapted.h5: $(OUT)/finetune.fp $(BUILD)/finetune $(OUT)/search.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage finetune --fingerprint $< --out $@ --input $(OUT)/search.h5
+
+# ---- validate ---------------------------------------------------------------
+$(OUT)/validate.h5: $(OUT)/validate.fp $(BUILD)/validate $(OUT)/baseline.h5 $(OUT)/adapted.h5 \
+                    $(OUT)/search.h5 | $(STORE)
+	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
+	  --stage validate --fingerprint $< --out $@ --input $(OUT)/baseline.h5 \
+	  --input $(OUT)/adapted.h5 --input $(OUT)/search.h5

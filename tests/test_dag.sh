@@ -40,7 +40,13 @@ check() { # check DESCRIPTION CONDITION...
 run() { make --no-print-directory $make_args experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
 trained() { grep -q "^train: epoch" "$tmp/out"; }
 reused() { grep -q "^train: .*reusing" "$tmp/out"; }
-quiet() { ! grep -q "^train:\|^profile:" "$tmp/out"; }
+quiet() { ! grep -q "^train:\|^profile:\|^graphgen:\|^search:\|^finetune:\|^validate:" "$tmp/out"; }
+validated() { grep -q "^validate: .* operators replaced" "$tmp/out"; }
+finetuned() { grep -q "^finetune: test accuracy" "$tmp/out"; }
+searched() { grep -q "^search: .* operators searched" "$tmp/out"; }
+search_on() { searched && finetuned && validated && ! grep -q "^train:\|^profile:\|^graphgen:" "$tmp/out"; }
+generated() { grep -q "^graphgen: .* operators" "$tmp/out"; }
+graphgen_only() { generated && ! grep -q "^train:\|^profile:" "$tmp/out"; }
 profiled() { grep -q "^profile: .* on host (measured" "$tmp/out"; }
 profile_only() { profiled && ! grep -q "^train:" "$tmp/out"; }
 
@@ -49,9 +55,15 @@ write_exp() { # write_exp FILE LR EXTRA
 @include "common/defaults.cfg"
 @include "common/models/convnet.cfg"
 @include "common/data/fashion_mnist.cfg"
+@include "common/devices/host.cfg"
 model = { width = 0.25; };
 data = { train_images = 128; validation_images = 32; test_images = 64; };
 train = { epochs = 1; batch_size = 32; lr = $2; progress = "never"; };
+graphgen = { top_operators = 1; sample_images = 16; study_samples = 2; seed_candidates = 1;
+             fit_steps = 2; fit_batch = 4; };
+search = { operators = 1; population = 2; generations = 0; validation_images = 16; };
+finetune = { epochs = 1; };
+validate = { only_report = true; };
 $3
 CFG
 }
@@ -63,6 +75,12 @@ check "tiny trains and reports a test accuracy" grep -q "^train: test accuracy" 
 check "tiny's baseline is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/baseline.h5 > /dev/null"
 check "tiny is profiled on this host" profiled
 check "tiny's profile is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/profile.h5 > /dev/null"
+check "tiny's operators are generated" generated
+check "tiny's graphs are a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/graphs.h5 > /dev/null"
+check "tiny is searched" searched
+check "tiny's search is a valid artifact" sh -c "$build/check_artifact $tmp/results/tiny/search.h5 > /dev/null"
+check "tiny is fine-tuned and validated" sh -c "grep -q '^finetune: test accuracy' $tmp/out && grep -q '^validate: tiny on host (measured)' $tmp/out"
+check "tiny's adapted model and validation are valid artifacts" sh -c "$build/check_artifact $tmp/results/tiny/adapted.h5 $tmp/results/tiny/validate.h5 > /dev/null"
 
 write_exp "$exp" 0.1 ""
 run "$tag";                       check "a first run trains" trained
@@ -77,6 +95,12 @@ write_exp "$exp" 0.1 "device = { timed_runs = 3; };"
 run "$tag";                       check "a device key reruns profile, not train" profile_only
 write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"latency\"; };"
 run "$tag";                       check "a profile key reruns profile, not train" profile_only
+check "and graphgen after it" generated
+write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"latency\"; }; overrides = { graphgen = { study_samples = 3; }; };"
+run "$tag";                       check "a graphgen key reruns graphgen (and search), not train or profile" graphgen_only
+check "and search after it" searched
+write_exp "$exp" 0.1 "device = { timed_runs = 3; }; profile = { rank_by = \"latency\"; }; overrides = { graphgen = { study_samples = 3; }; search = { epsilon = 2.0; }; };"
+run "$tag";                       check "search.epsilon reruns search, finetune and validate, never train, profile or graphgen" search_on
 write_exp "$exp" 0.05 ""
 run "$tag";                       check "a train key reruns train" trained
 check "and the profile after it" profiled
@@ -130,9 +154,9 @@ write_exp "$exp" 0.1 "overrides = { train = { epochs = 0; }; };"
 run "$tag"
 check "a config error fails the run" test $? -ne 0
 check "a config error names the file and line" grep -q "$exp:[0-9]*: " "$tmp/out"
-write_exp "experiments/${tag}_bad.cfg" 0.1 "search = { epsilon = 1.0; };"
+write_exp "experiments/${tag}_bad.cfg" 0.1 "report = { format = \"md\"; };"
 run "${tag}_bad"
-check "an unknown section is an error naming the file and line" grep -q "${tag}_bad.cfg:[0-9]*: .*search" "$tmp/out"
+check "an unknown section is an error naming the file and line" grep -q "${tag}_bad.cfg:[0-9]*: .*report" "$tmp/out"
 mkdir -p "$tmp/nodata"
 write_exp "experiments/${tag}_nodata.cfg" 0.1 "overrides = { data = { path = \"$tmp/nodata\"; }; };"
 run "${tag}_nodata"

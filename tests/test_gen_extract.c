@@ -6,6 +6,9 @@
  *   extracted as candidate DAGs with their weights, they reproduce the
  *   model's own values at their boundary on the recorded activations.
  * - An operator with two outputs, or holding the loss, is refused by name.
+ * - Splicing: the original put back in its place (gen_splice) gives the
+ *   model's logits exactly; a different candidate in its place gives a
+ *   valid model with the operator list unchanged.
  * - The quick fit: the original operator's DAG, re-initialised, fitted to
  *   the recorded outputs, ends far below its starting error; a candidate
  *   that cannot express the operator (its input passed through) cannot;
@@ -134,6 +137,89 @@ static void test_extract_models(void)
     }
 }
 
+/* Logits of g for images (n, input) in evaluation mode. */
+static float *logits_of(ig_graph *g, int input, int logits, const float *images, int n)
+{
+    CHECK(ig_graph_plan(g, n) == PL_OK && ig_set_training(g, 0) == PL_OK, "plan");
+    const ig_shape *s = &g->nodes[input].shape;
+    memcpy(ig_value(g, input), images, (size_t)n * s->c * s->h * s->w * sizeof(float));
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op != IG_OP_SOFTMAX_XENT && g->nodes[i].op != IG_OP_INPUT)
+            ig_forward_node(g, i);
+    size_t k = (size_t)g->nodes[logits].shape.c;
+    float *out = pl_xmalloc((size_t)n * k * sizeof(float));
+    memcpy(out, ig_value(g, logits), (size_t)n * k * sizeof(float));
+    return out;
+}
+
+static void test_splice(void)
+{
+    model_nodes nodes;
+    ig_graph *g = random_model("mobilenetv3_small", 3, 32, 0.25f, &nodes);
+    if (!g) return;
+    enum { N = 3 };
+    float images[N * 3 * 32 * 32];
+    for (int i = 0; i < N * 3 * 32 * 32; i++) images[i] = lcg_uniform();
+    float *want = logits_of(g, nodes.input, nodes.logits, images, N);
+    static const char *const names[] = {"features.1.se", "features.3.add", "stem"};
+    for (int t = 0; t < 3; t++) {
+        gen_operator op;
+        if (gen_extract(g, ig_operator_find(g, names[t]), &op) != PL_OK) {
+            CHECK(0, "extract %s: %s", names[t], pl_last_error());
+            continue;
+        }
+        ig_graph *cg = NULL, *spliced = NULL;
+        CHECK(gen_dag_build(&op.dag, &op.boundary, &cg) == PL_OK, "build");
+        gen_operator_load_weights(&op, cg);
+        int *map = pl_xmalloc((size_t)g->n_nodes * sizeof(int));
+        int rc = gen_splice(g, &op, &op.dag, cg, &spliced, map);
+        CHECK(rc == PL_OK, "splice %s: %s", names[t], pl_last_error());
+        if (rc == PL_OK) {
+            CHECK(spliced->n_nodes == g->n_nodes && spliced->n_operators == g->n_operators &&
+                      ig_operator_find(spliced, names[t]) == op.operator_id,
+                  "%s: same size and operators", names[t]);
+            float *got = logits_of(spliced, map[nodes.input], map[nodes.logits], images, N);
+            char what[96];
+            snprintf(what, sizeof what, "%s spliced back: logits", names[t]);
+            CHECK_ARRAYS_CLOSE(got, want, (size_t)N * 10, 0, 0, what);
+            pl_free(got);
+            ig_graph_free(spliced);
+        }
+        /* Another candidate: the operator replaced by identity-like relu
+         * when shapes allow (the residual add needs two inputs: add(x0,x1)
+         * swapped). */
+        gen_dag other;
+        gen_dag_init(&other, &op.boundary);
+        ig_node spec = {.op = IG_OP_RELU, .n_in = 1, .in = {0}};
+        if (op.boundary.n_inputs == 2) spec = (ig_node){.op = IG_OP_MAX, .n_in = 2, .in = {1, 0}};
+        other.output = gen_dag_append(&other, &spec);
+        ig_graph *oc = NULL;
+        if (gen_dag_build(&other, &op.boundary, &oc) == PL_OK) {
+            rc = gen_splice(g, &op, &other, oc, &spliced, map);
+            CHECK(rc == PL_OK && spliced->n_operators == g->n_operators,
+                  "%s replaced: %s", names[t], rc < 0 ? pl_last_error() : "ok");
+            if (rc == PL_OK) {
+                int members = 0;
+                for (int i = 0; i < spliced->n_nodes; i++)
+                    members += spliced->nodes[i].operator_id == op.operator_id;
+                CHECK(members == 1, "%s: the replacement belongs to the operator", names[t]);
+                float *got = logits_of(spliced, map[nodes.input], map[nodes.logits], images, N);
+                int finite = 1;
+                for (int i = 0; i < N * 10; i++) finite &= isfinite(got[i]);
+                CHECK(finite, "%s replaced: finite logits", names[t]);
+                pl_free(got);
+                ig_graph_free(spliced);
+            }
+            ig_graph_free(oc);
+        }
+        pl_free(map);
+        ig_graph_free(cg);
+        gen_operator_free(&op);
+    }
+    pl_free(want);
+    ig_graph_free(g);
+}
+
 static void test_refused(void)
 {
     ig_graph *g = ig_graph_alloc();
@@ -216,6 +302,7 @@ int main(void)
     lcg_seed(7);
     test_extract_models();
     test_refused();
+    test_splice();
     test_fit();
     return check_summary("test_gen_extract");
 }

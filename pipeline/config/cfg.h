@@ -103,6 +103,46 @@ typedef struct {
     double latency_weight;     /* "mixed": weight of the latency share          */
 } cfg_profile;
 
+/* graphgen: operators as instruction DAGs, seed candidates, the sparsity
+ * study. */
+typedef struct {
+    int    top_operators;    /* profile ranking positions extracted          */
+    int    sample_images;    /* training images whose activations are kept   */
+    char   instruction_set[32]; /* enum: gen_iset names                     */
+    int    min_nodes, max_nodes; /* random candidates' instructions         */
+    int    study_samples;    /* per operator and kind (scratch, adapted)     */
+    int    seed_candidates;  /* adapted seeds kept per operator              */
+    double study_threshold;  /* fit ok: error <= original's refit + this     */
+    int    fit_steps, fit_batch;
+    double fit_lr, fit_holdout;
+} cfg_graphgen;
+
+/* search: the constrained multi-objective evolution. */
+typedef struct {
+    double epsilon;          /* accuracy points the model may lose            */
+    int    operators;        /* replacements wanted                           */
+    int    population, generations;
+    double crossover_rate, scratch_share;
+    char   choice[32];       /* enum: "lowest_latency", "knee"                */
+    double min_gain;         /* relative latency cut a replacement must bring */
+    int    validation_images;/* accuracy subset                               */
+} cfg_search;
+
+/* finetune: the adapted model trained end to end; the rest of the recipe
+ * (batch size, momentum, weight decay, augmentation) is train's. */
+typedef struct {
+    int    epochs;
+    double lr;
+    char   schedule[16];     /* enum: as train.schedule                       */
+    double min_lr;
+    int    warmup_epochs;
+} cfg_finetune;
+
+/* validate: the original against the adapted model on the device. */
+typedef struct {
+    int only_report;         /* bool: an accuracy drop beyond epsilon is not an error */
+} cfg_validate;
+
 typedef struct {
     char      path[1024];  /* the experiment file as given to cfg_load          */
     char      name[128];   /* its basename without ".cfg"                       */
@@ -113,6 +153,10 @@ typedef struct {
     cfg_train train;
     cfg_device device;
     cfg_profile profile;
+    cfg_graphgen graphgen;
+    cfg_search search;
+    cfg_finetune finetune;
+    cfg_validate validate;
     /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
      * one per line "section.key = value;" in schema order, with "  # default"
      * appended where the schema default was applied. defaults_applied: only

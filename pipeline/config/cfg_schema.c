@@ -33,6 +33,11 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const progress_names[] = {"auto", "always", "never", NULL};
 static const char *const device_kinds[]   = {"measured", "predicted", "remote", NULL};
 static const char *const rank_names[]     = {"latency", "latency_per_param", "mixed", NULL};
+/* The instruction-set variants of pipeline/gen/gen_iset.c (a test keeps the
+ * two lists equal). */
+static const char *const choice_names[]   = {"lowest_latency", "knee", NULL};
+static const char *const iset_names[]     = {"full", "no-dense-conv", "no-transcendental",
+                                             "pointwise-depthwise", NULL};
 
 static const cfg_section_spec sections[] = {
     {"", "Top-level keys, shared by every stage."},
@@ -49,11 +54,22 @@ static const cfg_section_spec sections[] = {
                "else `dram_gbs`, times `eff_bandwidth`. A characteristic left at 0 is "
                "unknown; a predicted device needs them all."},
     {"profile", "How the profile stage ranks operators by inefficiency."},
+    {"graphgen", "Graph generation: the profile's top operators as instruction DAGs with their "
+                 "weights and real activations, seed candidates for the search, and the "
+                 "sparsity study (random candidates from scratch against adaptations of the "
+                 "original)."},
+    {"search", "The search: for each inefficient operator in turn, NSGA-II over candidate DAGs "
+               "minimising latency on the device and parameters, under the constraint that "
+               "the model's validation accuracy with the candidate in place stays within "
+               "`epsilon` points of the baseline's."},
+    {"finetune", "Fine-tuning of the adapted model, end to end. Batch size, momentum, "
+                 "Nesterov, weight decay and augmentation are the `train` section's."},
+    {"validate", "Validation of the adapted model against the original on the device."},
 };
 
 /* Sections of the stages still to be written (see ARCHITECTURE.md). */
 static const char *const future_sections[] = {
-    "graphgen", "search", "finetune", "validate", "report", NULL,
+    "report", NULL,
 };
 
 static const cfg_stage_spec stages[] = {
@@ -62,6 +78,16 @@ static const cfg_stage_spec stages[] = {
     {"profile", {"threads", "device", "profile", NULL},
      "Times or predicts every operator of the baseline on the device and ranks them: "
      "results/<exp>/profile.h5."},
+    {"graphgen", {"seed", "threads", "model", "data", "device", "graphgen", NULL},
+     "Cuts the top operators out as instruction DAGs, makes seed candidates and runs the "
+     "sparsity study: results/<exp>/graphs.h5."},
+    {"search", {"seed", "threads", "model", "data", "device", "graphgen", "search", NULL},
+     "Replaces inefficient operators by searched candidates: results/<exp>/search.h5."},
+    {"finetune", {"seed", "threads", "data", "train", "finetune", NULL},
+     "Trains the adapted model end to end: results/<exp>/adapted.h5."},
+    {"validate", {"seed", "threads", "model", "data", "device", "search.epsilon", "validate", NULL},
+     "Latency, accuracy, parameters and FLOPs of the original and the adapted model on the "
+     "device: results/<exp>/validate.h5."},
 };
 
 static const cfg_key_spec keys[] = {
@@ -279,6 +305,127 @@ static const cfg_key_spec keys[] = {
      AT_FLOAT(profile.latency_weight), .def_float = 0.7, .bounds = MIN_MAX, .min = 0,
      .max = 1, .fingerprinted = 1,
      .doc = "`mixed`: weight of the latency share; the parameter share gets the rest."},
+
+    /* graphgen */
+    {.section = "graphgen", .key = "top_operators", .type = CFG_INT,
+     AT_INT(graphgen.top_operators), .def_int = 3, .bounds = MIN_MAX, .min = 1, .max = 1000,
+     .fingerprinted = 1,
+     .doc = "Operators taken from the top of the profile's ranking (operators that cannot "
+            "be a candidate, e.g. with two outputs, are skipped and counted)."},
+    {.section = "graphgen", .key = "sample_images", .type = CFG_INT,
+     AT_INT(graphgen.sample_images), .def_int = 256, .bounds = MIN_MAX, .min = 8,
+     .max = 100000, .fingerprinted = 1,
+     .doc = "Training images whose activations at each operator's boundary are recorded "
+            "(the quick fit's data; the last `fit_holdout` share measures the fitted error)."},
+    {.section = "graphgen", .key = "instruction_set", .type = CFG_ENUM,
+     AT_STRING(graphgen.instruction_set), .def_string = "full", .values = iset_names,
+     .fingerprinted = 1,
+     .doc = "The instructions new candidates may use: `full`, `no-dense-conv` (no convolution "
+            "with a kernel above 1x1 except depthwise), `no-transcendental` (no sigmoid or "
+            "tanh), `pointwise-depthwise` (1x1 and depthwise convolutions, normalization, "
+            "activations and elementwise arithmetic only)."},
+    {.section = "graphgen", .key = "min_nodes", .type = CFG_INT, AT_INT(graphgen.min_nodes),
+     .def_int = 1, .bounds = MIN_MAX, .min = 1, .max = 60, .fingerprinted = 1,
+     .doc = "Random candidates from scratch: fewest instructions."},
+    {.section = "graphgen", .key = "max_nodes", .type = CFG_INT, AT_INT(graphgen.max_nodes),
+     .def_int = 8, .bounds = MIN_MAX, .min = 1, .max = 60, .fingerprinted = 1,
+     .doc = "Random candidates from scratch: most instructions (at least `min_nodes`)."},
+    {.section = "graphgen", .key = "study_samples", .type = CFG_INT,
+     AT_INT(graphgen.study_samples), .def_int = 50, .bounds = MIN_MAX, .min = 0,
+     .max = 100000, .fingerprinted = 1,
+     .doc = "Sparsity study: candidates drawn per operator from scratch, and as many by "
+            "adaptation (one mutation of the original); each valid one gets the quick fit."},
+    {.section = "graphgen", .key = "seed_candidates", .type = CFG_INT,
+     AT_INT(graphgen.seed_candidates), .def_int = 8, .bounds = MIN_MAX, .min = 0, .max = 1000,
+     .fingerprinted = 1,
+     .doc = "Distinct valid adaptations of each original stored beside it as seeds of the "
+            "search's first population."},
+    {.section = "graphgen", .key = "study_threshold", .type = CFG_FLOAT,
+     AT_FLOAT(graphgen.study_threshold), .def_float = 0.05, .bounds = MIN_MAX, .min = 0,
+     .max = 100, .fingerprinted = 1,
+     .doc = "A candidate fits when its fitted relative error is at most the original "
+            "operator's own (re-initialised and fitted the same way) plus this."},
+    {.section = "graphgen", .key = "fit_steps", .type = CFG_INT, AT_INT(graphgen.fit_steps),
+     .def_int = 150, .bounds = MIN_MAX, .min = 0, .max = 1000000, .fingerprinted = 1,
+     .doc = "Quick fit: Adam steps on the relative squared error to the original's outputs."},
+    {.section = "graphgen", .key = "fit_batch", .type = CFG_INT, AT_INT(graphgen.fit_batch),
+     .def_int = 16, .bounds = MIN_MAX, .min = 2, .max = 1024, .fingerprinted = 1,
+     .doc = "Quick fit: recorded examples per step."},
+    {.section = "graphgen", .key = "fit_lr", .type = CFG_FLOAT, AT_FLOAT(graphgen.fit_lr),
+     .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Quick fit: Adam step size."},
+    {.section = "graphgen", .key = "fit_holdout", .type = CFG_FLOAT,
+     AT_FLOAT(graphgen.fit_holdout), .def_float = 0.25, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE,
+     .min = 0, .max = 0.9, .fingerprinted = 1,
+     .doc = "Quick fit: share of the recorded examples held out to measure the fitted error."},
+
+    /* search */
+    {.section = "search", .key = "epsilon", .type = CFG_FLOAT, AT_FLOAT(search.epsilon),
+     .def_float = 1.0, .bounds = MIN_MAX, .min = 0, .max = 100, .fingerprinted = 1,
+     .doc = "Accuracy points (of 100) the model may lose: a candidate is feasible when the "
+            "validation accuracy with it in place is at least the baseline's minus this."},
+    {.section = "search", .key = "operators", .type = CFG_INT, AT_INT(search.operators),
+     .def_int = 10, .bounds = MIN_MAX, .min = 1, .max = 10000, .fingerprinted = 1,
+     .doc = "Operators to replace (the paper: at least 10); the search stops earlier when "
+            "every operator has been tried."},
+    {.section = "search", .key = "population", .type = CFG_INT, AT_INT(search.population),
+     .def_int = 12, .bounds = MIN_MAX, .min = 2, .max = 10000, .fingerprinted = 1,
+     .doc = "NSGA-II population size."},
+    {.section = "search", .key = "generations", .type = CFG_INT, AT_INT(search.generations),
+     .def_int = 6, .bounds = MIN_MAX, .min = 0, .max = 100000, .fingerprinted = 1,
+     .doc = "Generations per operator after the first population."},
+    {.section = "search", .key = "crossover_rate", .type = CFG_FLOAT,
+     AT_FLOAT(search.crossover_rate), .def_float = 0.3, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Share of offspring made by crossover of two tournament winners; the rest by "
+            "mutation of one."},
+    {.section = "search", .key = "scratch_share", .type = CFG_FLOAT,
+     AT_FLOAT(search.scratch_share), .def_float = 0.25, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Share of the first population drawn at random from scratch; the rest is the "
+            "original, graphgen's seeds and adaptations of the original."},
+    {.section = "search", .key = "choice", .type = CFG_ENUM, AT_STRING(search.choice),
+     .def_string = "lowest_latency", .values = choice_names, .fingerprinted = 1,
+     .doc = "Which member of the final feasible front replaces the operator: the lowest "
+            "latency, or the knee point of the latency-parameters front."},
+    {.section = "search", .key = "min_gain", .type = CFG_FLOAT, AT_FLOAT(search.min_gain),
+     .def_float = 0.05, .bounds = MIN_MAX, .min = 0, .max = 0.99, .fingerprinted = 1,
+     .doc = "A winner replaces the operator only when its latency is below the original's "
+            "by at least this fraction (measured latencies of microsecond operators move by "
+            "a few percent between runs; 0 takes any gain)."},
+    {.section = "search", .key = "validation_images", .type = CFG_INT,
+     AT_INT(search.validation_images), .def_int = 1000, .bounds = MIN_MAX, .min = 1,
+     .max = 1000000, .fingerprinted = 1,
+     .doc = "Validation images (the first of the held-out split) behind every accuracy the "
+            "search measures."},
+
+    /* finetune */
+    {.section = "finetune", .key = "epochs", .type = CFG_INT, AT_INT(finetune.epochs),
+     .def_int = 2, .bounds = MIN_MAX, .min = 1, .max = 1000, .fingerprinted = 1,
+     .doc = "Passes over the training images (the paper: a few)."},
+    {.section = "finetune", .key = "lr", .type = CFG_FLOAT, AT_FLOAT(finetune.lr),
+     .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 10,
+     .fingerprinted = 1,
+     .doc = "Learning rate (lower than training's: the weights start trained)."},
+    {.section = "finetune", .key = "schedule", .type = CFG_ENUM, AT_STRING(finetune.schedule),
+     .def_string = "cosine", .values = schedule_names, .fingerprinted = 1,
+     .doc = "Learning-rate schedule, as `train.schedule` (step decay uses train's "
+            "`step_epochs` and `gamma`)."},
+    {.section = "finetune", .key = "min_lr", .type = CFG_FLOAT, AT_FLOAT(finetune.min_lr),
+     .def_float = 0, .bounds = CFG_HAS_MIN, .min = 0, .fingerprinted = 1,
+     .doc = "Cosine schedule: final learning rate."},
+    {.section = "finetune", .key = "warmup_epochs", .type = CFG_INT,
+     AT_INT(finetune.warmup_epochs), .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0,
+     .fingerprinted = 1,
+     .doc = "Epochs of linear warm-up; less than `epochs`."},
+
+    /* validate */
+    {.section = "validate", .key = "only_report", .type = CFG_BOOL, AT_INT(validate.only_report),
+     .def_int = 0, .fingerprinted = 1,
+     .doc = "When the adapted model's test accuracy is more than `search.epsilon` points "
+            "below the original's, write the validate artifact and go on instead of failing "
+            "(the default fails the stage with both accuracies, writing nothing)."},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -458,5 +605,13 @@ int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where
     if (strcmp(t->schedule, "cosine") == 0 && t->min_lr > t->lr)
         PL_FAIL(PL_ERR_CONFIG, "%s: train.min_lr: must be <= train.lr (%g) with the cosine "
                 "schedule (got %g)", where_of(where, "train", "min_lr"), t->lr, t->min_lr);
+    if (e->finetune.warmup_epochs >= e->finetune.epochs)
+        PL_FAIL(PL_ERR_CONFIG, "%s: finetune.warmup_epochs: must be < finetune.epochs (%d) "
+                "(got %d)", where_of(where, "finetune", "warmup_epochs"), e->finetune.epochs,
+                e->finetune.warmup_epochs);
+    if (e->graphgen.max_nodes < e->graphgen.min_nodes)
+        PL_FAIL(PL_ERR_CONFIG, "%s: graphgen.max_nodes: must be >= graphgen.min_nodes (%d) "
+                "(got %d)", where_of(where, "graphgen", "max_nodes"), e->graphgen.min_nodes,
+                e->graphgen.max_nodes);
     return check_device(&e->device, where);
 }

@@ -23,6 +23,7 @@
 #ifndef GEN_H
 #define GEN_H
 
+#include "h5io.h"
 #include "ig.h"
 
 #include <gsl/gsl_rng.h>
@@ -119,6 +120,36 @@ int gen_capture(ig_graph *model, int input_node, const float *images, int n, int
 
 void gen_activations_free(gen_activations *a);
 
+/* ---- gen_io.c ----------------------------------------------------------- */
+
+/* Writes dags[0..n) under group as one node table: group/opcodes (rows),
+ * inputs (rows, 8), attrs (rows, 10), fattrs (rows, 2), and per DAG
+ * group/first, n_nodes, n_inputs, output (layout in schemas/artifacts.md,
+ * gos.graphs /candidates). Returns PL_OK or a negative status. */
+int gen_write_dag_table(h5io_writer *w, const char *group, const gen_dag *dags, int n);
+
+/* Reads the node table under group of an open artifact (file names it in
+ * messages) into *out (pl_xmalloc'd, *count DAGs), checking every index and
+ * opcode; shapes are not checked (gen_dag_valid against the boundary). A
+ * DAG of 0 nodes is read as empty (output -1).
+ * Returns PL_OK or PL_ERR_SCHEMA naming the file and entry. */
+int gen_read_dag_table(h5io_reader *h, const char *file, const char *group, gen_dag **out,
+                       int *count);
+
+/* ---- gen_splice.c ------------------------------------------------------- */
+
+/* The model with operator op->operator_id replaced by candidate d, whose
+ * built graph cg (gen_dag_build(d)) holds the weights to use: a new
+ * finalized graph where the operator's nodes are gone and d's instructions
+ * take their place (d's inputs read the model nodes that fed the operator,
+ * the model's consumers of the operator read d's output), every other node
+ * keeps its weights and state, the operator list (names, order) stays, and
+ * d's instructions belong to the replaced operator. map (model->n_nodes)
+ * receives each model node's index in the new graph, or -1 for the removed
+ * ones. Returns PL_OK or a negative status. */
+int gen_splice(const ig_graph *model, const gen_operator *op, const gen_dag *d,
+               const ig_graph *cg, ig_graph **out, int *map);
+
 /* ---- gen_fit.c ------------------------------------------------------------ */
 
 /* The quick fit: Adam on the relative squared error
@@ -162,24 +193,30 @@ double gen_fit_error(ig_graph *g, const gen_dag *d, const gen_activations *a, in
  * compared with any boundary here. */
 int gen_dag_shapes(const gen_dag *d, ig_shape *shapes);
 
-/* Canonical structural hash, independent of the order the nodes are written
- * in. A Merkle hash: an input node hashes by its boundary index; any other
- * node mixes its opcode, n_in, attributes, the bit patterns of its float
- * attributes and its inputs' hashes in order, except that the two input
- * hashes of the commutative add, mul and max are sorted first (concat and sub
- * keep their order). Nodes the output does not depend on do not count; the
- * DAG's hash is its output node's (0 when d has no output). */
+/* Canonical structural hash, the same for any topological order the DAG
+ * is written in: a 64-bit hash (splitmix64 mixing) of the canonical form
+ * (gen_canonicalize of a copy), i.e. of each node's opcode, n_in,
+ * attributes, float attribute bit patterns and canonical input positions,
+ * the input nodes by boundary index. Dead nodes do not count; the two
+ * operands of add, mul and max are unordered (when their shapes are equal,
+ * the only case where swapping them keeps the DAG valid); concat and sub
+ * keep their order. A shared node differs from two equal copies
+ * (add(c(x), c(x)) vs add(c1(x), c2(x)): one weight set or two), which a
+ * plain Merkle hash of the output could not tell apart. 0 when d has no
+ * output. */
 uint64_t gen_struct_hash(const gen_dag *d);
 
 /* Prunes dead nodes and rewrites d in a canonical topological order: inputs
- * first, then by depth (longest path from an input), then node hash, then
- * the canonical positions of the inputs. The two inputs of add/mul/max are
- * put in hash order when their shapes are equal (a (C,1,1) broadcast operand
- * stays second). Fields that carry no meaning in a candidate (derived shape,
- * offsets, unused input slots, nodes past n_nodes) are zeroed, so after this
- * two shape-valid DAGs with the same gen_struct_hash are byte-identical
- * (memcmp of the whole gen_dag). Parameters, created in node order, then come
- * in a canonical order too. */
+ * first, then by depth (longest path from an input), then a Merkle hash of
+ * the node's subgraph, then a hash of its uses, then the canonical
+ * positions of its inputs; symmetric ties are broken by individualization
+ * and refinement (see gen_hash.c). The two inputs of add/mul/max are put in
+ * position order when their shapes are equal (a (C,1,1) broadcast operand
+ * stays second). Fields that carry no meaning in a candidate (derived
+ * shape, offsets, unused input slots, nodes past n_nodes) are zeroed, so
+ * afterwards two DAGs with the same gen_struct_hash are byte-identical
+ * (memcmp of the whole gen_dag). Idempotent. Parameters, created in node
+ * order, then come in a canonical order too. */
 void gen_canonicalize(gen_dag *d);
 
 /* A hash of what the candidate computes: a canonicalized copy of d is built
@@ -300,9 +337,9 @@ int gen_mutate_kind(gen_dag *child, const gen_dag *parent, const gen_boundary *b
  * the child starts b2 at a's input, or runs all of b2 on a's node i), not
  * both, and not an input i with j b2's output. The child is a's nodes that
  * i depends on, then b2's nodes that b2's output depends on without passing
- * through j, with j's uses reading i. Returns 1 with a shape-valid pruned child, 0 with child = a copy of a
- * when no pair matches or the child does not fit GEN_MAX_NODES. st (may be
- * NULL) counts under index GEN_MUT_COUNT. */
+ * through j, with j's uses reading i. Returns 1 with a shape-valid pruned
+ * child, 0 with child = a copy of a when no pair matches or the child does
+ * not fit GEN_MAX_NODES. st (may be NULL) counts under index GEN_MUT_COUNT. */
 int gen_crossover(gen_dag *child, const gen_dag *a, const gen_dag *b2, const gen_boundary *b,
                   const gen_iset *s, gsl_rng *r, gen_mut_stats *st);
 

@@ -51,11 +51,11 @@ static int build(const gen_dag *d, const gen_boundary *b, ig_graph **out)
             return rc;
         }
     }
-    const ig_shape *s = &g->nodes[d->output].shape;
-    if (s->c != b->output.c || s->h != b->output.h || s->w != b->output.w) {
+    const ig_shape s = g->nodes[d->output].shape;
+    if (s.c != b->output.c || s.h != b->output.h || s.w != b->output.w) {
         ig_graph_free(g);
-        PL_FAIL(PL_ERR_SHAPE, "candidate: output (%d,%d,%d), the operator's is (%d,%d,%d)", s->c,
-                s->h, s->w, b->output.c, b->output.h, b->output.w);
+        PL_FAIL(PL_ERR_SHAPE, "candidate: output (%d,%d,%d), the operator's is (%d,%d,%d)", s.c,
+                s.h, s.w, b->output.c, b->output.h, b->output.w);
     }
     *out = g;
     return PL_OK;

@@ -159,6 +159,11 @@ int ig_add(ig_graph *g, const ig_node *spec);
 int ig_operator_begin(ig_graph *g, const char *name);
 void ig_operator_end(ig_graph *g);
 
+/* Opens the existing operator id again: nodes added until ig_operator_end
+ * join it (rebuilding a graph with an operator replaced keeps the operator
+ * list and order). Returns id or a negative status. */
+int ig_operator_reopen(ig_graph *g, int id);
+
 /* Convenience builders over ig_add; each returns the node index or < 0. */
 int ig_input(ig_graph *g, int c, int h, int w);
 /* Asks for the gradient of an input node to be computed by ig_backward (for
@@ -183,6 +188,12 @@ int ig_channel_shuffle(ig_graph *g, int in, int groups);
 int ig_dropout(ig_graph *g, int in, float p);
 int ig_flatten(ig_graph *g, int in);
 int ig_softmax_xent(ig_graph *g, int logits);
+
+/* A finalized copy of g (finalized) with its nodes, operators, parameters and
+ * state; when add_loss_on >= 0 a softmax_xent node on that node is
+ * appended (outside every operator) and its index stored in *loss_node.
+ * Returns NULL only when adding the loss fails (message recorded). */
+ig_graph *ig_graph_copy(const ig_graph *g, int add_loss_on, int *loss_node);
 
 /* Lays out and allocates the parameter, gradient and state slabs (once).
  * No node can be added afterwards. */

@@ -102,6 +102,16 @@ int ig_operator_begin(ig_graph *g, const char *name)
 
 void ig_operator_end(ig_graph *g) { g->open_operator = -1; }
 
+int ig_operator_reopen(ig_graph *g, int id)
+{
+    PL_ASSERT(id >= 0 && id < g->n_operators);
+    if (g->open_operator >= 0)
+        PL_FAIL(PL_ERR_INVAL, "operator '%s': operator '%s' is still open",
+                g->operators[id].name, g->operators[g->open_operator].name);
+    g->open_operator = id;
+    return id;
+}
+
 int ig_operator_find(const ig_graph *g, const char *name)
 {
     for (int i = 0; i < g->n_operators; i++)
@@ -328,4 +338,36 @@ void ig_operator_boundary(const ig_graph *g, int id, int *inputs, int *n_inputs,
         }
     *n_inputs = n_in;
     *n_outputs = n_out;
+}
+
+ig_graph *ig_graph_copy(const ig_graph *g, int add_loss_on, int *loss_node)
+{
+    PL_ASSERT(g->finalized);
+    ig_graph *c = ig_graph_alloc();
+    for (int q = 0; q < g->n_operators; q++) {
+        PL_ASSERT(ig_operator_begin(c, g->operators[q].name) == q);
+        ig_operator_end(c);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        int id = g->nodes[i].operator_id;
+        if (id >= 0) ig_operator_reopen(c, id);
+        int index = ig_add(c, &g->nodes[i]);
+        if (id >= 0) ig_operator_end(c);
+        PL_ASSERT(index == i); /* g's nodes were valid */
+    }
+    if (add_loss_on >= 0) {
+        int loss = ig_softmax_xent(c, add_loss_on);
+        if (loss < 0) {
+            ig_graph_free(c);
+            return NULL;
+        }
+        if (loss_node) *loss_node = loss;
+    }
+    PL_ASSERT(ig_graph_finalize(c) == PL_OK);
+    /* The loss node has no parameters or state: the slabs line up. */
+    PL_ASSERT(c->param_size == g->param_size && c->state_size == g->state_size);
+    memcpy(c->param, g->param, g->param_size * sizeof(float));
+    memcpy(c->state, g->state, g->state_size * sizeof(float));
+    c->dropout_seed = g->dropout_seed;
+    return c;
 }

@@ -195,6 +195,206 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "sources", H5IO_T_I64),
 };
 
+/* Graph generation's output: operators, weights, activations, candidate
+ * DAGs as one node table, the sparsity study. */
+#define GOPS   H5IO_LIKE("/operators/names", 0)
+#define GCANDS H5IO_LIKE("/candidates/first", 0)
+#define GROWS  H5IO_LIKE("/candidates/opcodes", 0)
+#define GSAMP  H5IO_LIKE("/study/operator", 0)
+#define DSET3(p, t, d0, d1, d2) {(p), NULL, H5IO_DATASET, (t), 3, {d0, d1, d2}, 1}
+static const h5io_entry graphs_entries[] = {
+    GROUP("/operators"),
+    DSET1("/operators/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/operators/model_ids", H5IO_T_I32, GOPS),
+    DSET1("/operators/n_inputs", H5IO_T_I32, GOPS),
+    DSET3("/operators/input_shapes", H5IO_T_I32, GOPS, H5IO_FIXED(8), H5IO_FIXED(3)),
+    DSET2("/operators/output_shape", H5IO_T_I32, GOPS, H5IO_FIXED(3)),
+    DSET2("/operators/model_inputs", H5IO_T_I32, GOPS, H5IO_FIXED(8)),
+    DSET1("/operators/model_output", H5IO_T_I32, GOPS),
+    DSET1("/operators/original_error", H5IO_T_F64, GOPS),
+    DSET1("/operators/original_ms", H5IO_T_F64, GOPS),
+    DSET1("/operators/param_first", H5IO_T_I64, GOPS),
+    DSET1("/operators/param_count", H5IO_T_I64, GOPS),
+    DSET1("/operators/state_first", H5IO_T_I64, GOPS),
+    DSET1("/operators/state_count", H5IO_T_I64, GOPS),
+    ATTR("/operators", "skipped", H5IO_T_I64),
+    GROUP("/weights"),
+    DSET1("/weights/param", H5IO_T_F32, H5IO_ANY),
+    DSET1("/weights/state", H5IO_T_F32, H5IO_ANY),
+    GROUP("/activations"),
+    DSET1("/activations/data", H5IO_T_F32, H5IO_ANY),
+    DSET2("/activations/input_first", H5IO_T_I64, GOPS, H5IO_FIXED(8)),
+    DSET1("/activations/output_first", H5IO_T_I64, GOPS),
+    ATTR("/activations", "images", H5IO_T_I64),
+    GROUP("/candidates"),
+    DSET1("/candidates/opcodes", H5IO_T_STRING, H5IO_ANY),
+    DSET2("/candidates/inputs", H5IO_T_I32, GROWS, H5IO_FIXED(IG_MAX_IN)),
+    DSET2("/candidates/attrs", H5IO_T_I32, GROWS, H5IO_FIXED(IG_N_ATTR)),
+    DSET2("/candidates/fattrs", H5IO_T_F32, GROWS, H5IO_FIXED(IG_N_FATTR)),
+    DSET1("/candidates/first", H5IO_T_I64, H5IO_ANY),
+    DSET1("/candidates/n_nodes", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/n_inputs", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/output", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/operator", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/kind", H5IO_T_I32, GCANDS),
+    DSET1("/candidates/struct_hash", H5IO_T_I64, GCANDS),
+    GROUP("/study"),
+    DSET1("/study/operator", H5IO_T_I32, H5IO_ANY),
+    DSET1("/study/kind", H5IO_T_I32, GSAMP),
+    DSET1("/study/valid", H5IO_T_I32, GSAMP),
+    DSET1("/study/fit_ok", H5IO_T_I32, GSAMP),
+    DSET1("/study/fit_error", H5IO_T_F64, GSAMP),
+    DSET1("/study/latency_ratio", H5IO_T_F64, GSAMP),
+    DSET1("/study/params", H5IO_T_I64, GSAMP),
+    DSET1("/study/struct_hash", H5IO_T_I64, GSAMP),
+    DSET2("/study/mutations", H5IO_T_I64, H5IO_FIXED(6), H5IO_FIXED(4)),
+    DSET1("/study/mutation_names", H5IO_T_STRING, H5IO_FIXED(6)),
+    ATTR("/study", "samples_per_kind", H5IO_T_I64),
+    ATTR("/study", "threshold", H5IO_T_F64),
+    ATTR("/study", "instruction_set", H5IO_T_STRING),
+    ATTR("/study", "min_nodes", H5IO_T_I64),
+    ATTR("/study", "max_nodes", H5IO_T_I64),
+    ATTR("/study", "fit_steps", H5IO_T_I64),
+    ATTR("/study", "latency", H5IO_T_STRING),
+};
+
+/* The search's output: the adapted model, its steps and every generation. */
+#define SSTEPS H5IO_LIKE("/steps/names", 0)
+#define SRECS  H5IO_LIKE("/generations/step", 0)
+#define CROWS  H5IO_LIKE("/chosen/opcodes", 0)
+static const h5io_entry search_entries[] = {
+    GRAPH_ENTRIES,
+    LATENCY_PROVENANCE("/latency"),
+    GROUP("/steps"),
+    DSET1("/steps/names", H5IO_T_STRING, H5IO_ANY),
+    DSET1("/steps/replaced", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/latency_before_ms", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/latency_after_ms", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/params_before", H5IO_T_I64, SSTEPS),
+    DSET1("/steps/params_after", H5IO_T_I64, SSTEPS),
+    DSET1("/steps/accuracy", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/fit_error", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/evaluations", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/cache_hits", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/front_size", H5IO_T_I32, SSTEPS),
+    DSET1("/steps/seconds", H5IO_T_F64, SSTEPS),
+    /* The chosen DAG of each step, a node table (gen_write_dag_table). */
+    GROUP("/chosen"),
+    DSET1("/chosen/opcodes", H5IO_T_STRING, H5IO_ANY),
+    DSET2("/chosen/inputs", H5IO_T_I32, CROWS, H5IO_FIXED(IG_MAX_IN)),
+    DSET2("/chosen/attrs", H5IO_T_I32, CROWS, H5IO_FIXED(IG_N_ATTR)),
+    DSET2("/chosen/fattrs", H5IO_T_F32, CROWS, H5IO_FIXED(IG_N_FATTR)),
+    DSET1("/chosen/first", H5IO_T_I64, SSTEPS),
+    DSET1("/chosen/n_nodes", H5IO_T_I32, SSTEPS),
+    DSET1("/chosen/n_inputs", H5IO_T_I32, SSTEPS),
+    DSET1("/chosen/output", H5IO_T_I32, SSTEPS),
+    GROUP("/generations"),
+    DSET1("/generations/step", H5IO_T_I32, H5IO_ANY),
+    DSET1("/generations/generation", H5IO_T_I32, SRECS),
+    DSET1("/generations/rank", H5IO_T_I32, SRECS),
+    DSET1("/generations/latency_ms", H5IO_T_F64, SRECS),
+    DSET1("/generations/accuracy", H5IO_T_F64, SRECS),
+    DSET1("/generations/fit_error", H5IO_T_F64, SRECS),
+    DSET1("/generations/violation", H5IO_T_F64, SRECS),
+    DSET1("/generations/crowding", H5IO_T_F64, SRECS),
+    DSET1("/generations/params", H5IO_T_I64, SRECS),
+    DSET1("/generations/struct_hash", H5IO_T_I64, SRECS),
+    GROUP("/summary"),
+    ATTR("/summary", "base_accuracy", H5IO_T_F64),
+    ATTR("/summary", "base_latency_ms", H5IO_T_F64),
+    ATTR("/summary", "final_latency_ms", H5IO_T_F64),
+    ATTR("/summary", "epsilon", H5IO_T_F64),
+    ATTR("/summary", "validation_images", H5IO_T_I64),
+    ATTR("/summary", "evaluations", H5IO_T_I64),
+    ATTR("/summary", "cache_hits", H5IO_T_I64),
+    ATTR("/summary", "replaced", H5IO_T_I64),
+    ATTR("/summary", "input_node", H5IO_T_I64),
+    ATTR("/summary", "logits_node", H5IO_T_I64),
+};
+
+/* The latency cache shared between experiments and sweeps (lat_cache.c):
+ * one row per measured latency and the key it was measured under. */
+#define LROWS H5IO_LIKE("/latencies/struct_hash", 0)
+static const h5io_entry latency_cache_entries[] = {
+    GROUP("/latencies"),
+    ATTR("/latencies", "entries", H5IO_T_I64),
+    DSET1("/latencies/struct_hash", H5IO_T_I64, H5IO_ANY),
+    DSET1("/latencies/n_inputs", H5IO_T_I32, LROWS),
+    DSET3("/latencies/shapes", H5IO_T_I32, LROWS, H5IO_FIXED(9), H5IO_FIXED(3)),
+    DSET1("/latencies/device", H5IO_T_STRING, LROWS),
+    DSET1("/latencies/batch", H5IO_T_I32, LROWS),
+    DSET1("/latencies/threads", H5IO_T_I32, LROWS),
+    DSET1("/latencies/build", H5IO_T_STRING, LROWS),
+    DSET1("/latencies/ms", H5IO_T_F64, LROWS),
+};
+
+/* The search's checkpoint: a state machine between generations. */
+#define CAND_TABLE(g)                                                          \
+    GROUP(g),                                                                  \
+    DSET1(g "/opcodes", H5IO_T_STRING, H5IO_ANY),                              \
+    DSET2(g "/inputs", H5IO_T_I32, H5IO_ANY, H5IO_FIXED(IG_MAX_IN)),           \
+    DSET2(g "/attrs", H5IO_T_I32, H5IO_ANY, H5IO_FIXED(IG_N_ATTR)),            \
+    DSET2(g "/fattrs", H5IO_T_F32, H5IO_ANY, H5IO_FIXED(IG_N_FATTR)),          \
+    DSET1(g "/first", H5IO_T_I64, H5IO_ANY),                                   \
+    DSET1(g "/n_nodes", H5IO_T_I32, H5IO_ANY),                                 \
+    DSET1(g "/n_inputs", H5IO_T_I32, H5IO_ANY),                                \
+    DSET1(g "/output", H5IO_T_I32, H5IO_ANY),                                  \
+    DSET2(g "/numbers", H5IO_T_F64, H5IO_ANY, H5IO_FIXED(8)),                  \
+    DSET2(g "/integers", H5IO_T_I64, H5IO_ANY, H5IO_FIXED(3))
+static const h5io_entry search_checkpoint_entries[] = {
+    GRAPH_ENTRIES,
+    GROUP("/steps"),
+    DSET1("/steps/names", H5IO_T_STRING, H5IO_ANY),
+    GROUP("/chosen"),
+    GROUP("/generations"),
+    DSET1("/ms", H5IO_T_F64, H5IO_ANY),
+    DSET1("/tried", H5IO_T_I32, H5IO_LIKE("/ms", 0)),
+    GROUP("/state"),
+    ATTR("/state", "fingerprint", H5IO_T_STRING),
+    ATTR("/state", "in_step", H5IO_T_I64),
+    ATTR("/state", "target", H5IO_T_I64),
+    ATTR("/state", "generation", H5IO_T_I64),
+    ATTR("/state", "replaced", H5IO_T_I64),
+    ATTR("/state", "input_node", H5IO_T_I64),
+    ATTR("/state", "logits_node", H5IO_T_I64),
+    ATTR("/state", "evaluations", H5IO_T_I64),
+    ATTR("/state", "cache_hits", H5IO_T_I64),
+    ATTR("/state", "step_evaluations", H5IO_T_I64),
+    ATTR("/state", "step_cache_hits", H5IO_T_I64),
+    ATTR("/state", "base_accuracy", H5IO_T_F64),
+    ATTR("/state", "base_latency_ms", H5IO_T_F64),
+    ATTR("/state", "step_seconds", H5IO_T_F64),
+    CAND_TABLE("/population"),
+    CAND_TABLE("/cache"),
+    DSET2("/rng", H5IO_T_I64, H5IO_FIXED(3), H5IO_ANY),
+};
+
+/* The original against the adapted model on the device. */
+#define MODEL_FIGURES(g)                                                       \
+    GROUP(g),                                                                  \
+    ATTR(g, "latency_ms", H5IO_T_F64),                                         \
+    ATTR(g, "latency_min_ms", H5IO_T_F64),                                     \
+    ATTR(g, "latency_max_ms", H5IO_T_F64),                                     \
+    ATTR(g, "latency_spread_ms", H5IO_T_F64),                                  \
+    ATTR(g, "accuracy", H5IO_T_F64),                                           \
+    ATTR(g, "test_images", H5IO_T_I64),                                        \
+    ATTR(g, "params", H5IO_T_I64),                                             \
+    ATTR(g, "flops", H5IO_T_F64)
+static const h5io_entry validate_entries[] = {
+    LATENCY_PROVENANCE("/latency"),
+    MODEL_FIGURES("/original"),
+    MODEL_FIGURES("/adapted"),
+    GROUP("/summary"),
+    ATTR("/summary", "speedup", H5IO_T_F64),
+    ATTR("/summary", "accuracy_change", H5IO_T_F64),
+    ATTR("/summary", "epsilon", H5IO_T_F64),
+    ATTR("/summary", "within_epsilon", H5IO_T_I64),
+    ATTR("/summary", "operators_replaced", H5IO_T_I64),
+    ATTR("/summary", "model", H5IO_T_STRING),
+    ATTR("/summary", "device", H5IO_T_STRING),
+    DSET1("/replaced", H5IO_T_STRING, H5IO_ANY),
+};
+
 static const h5io_entry checkpoint_entries[] = {
     GRAPH_ENTRIES,
     TRAIN_ENTRIES,
@@ -237,10 +437,22 @@ static const h5io_schema schemas[] = {
      torch_reference_entries, COUNT_OF(torch_reference_entries)},
     {"gos.profile", 1, "per-operator latency (with provenance), params, FLOPs, bytes and ranking",
      profile_entries, COUNT_OF(profile_entries)},
+    {"gos.graphs", 1, "the top operators as instruction DAGs, weights, activations, seed "
+     "candidates and the sparsity study", graphs_entries, COUNT_OF(graphs_entries)},
+    {"gos.adapted", 1, "the adapted model, fine-tuned: graph, weights, curves, accuracy (the "
+     "layout of gos.baseline)", baseline_entries, COUNT_OF(baseline_entries)},
+    {"gos.validate", 1, "the original against the adapted model: latency, accuracy, params, "
+     "FLOPs, speedup", validate_entries, COUNT_OF(validate_entries)},
+    {"gos.search", 1, "the adapted model, each operator searched and every generation",
+     search_entries, COUNT_OF(search_entries)},
+    {"gos.search_checkpoint", 1, "a search's state between two generations, to resume from",
+     search_checkpoint_entries, COUNT_OF(search_checkpoint_entries)},
     {"gos.calibration", 1, "a device's latency-model factors fitted to measured timings",
      calibration_entries, COUNT_OF(calibration_entries)},
     {"gos.timings", 1, "per-operator and whole-graph latencies timed by gos_bench_graph",
      timings_entries, COUNT_OF(timings_entries)},
+    {"gos.latency_cache", 1, "measured latencies by candidate, boundary shapes, device and build",
+     latency_cache_entries, COUNT_OF(latency_cache_entries)},
 };
 
 const h5io_schema *h5io_schema_find(const char *name)

@@ -15,7 +15,7 @@ static void provenance(const trainer *t, const char *schema, h5io_provenance *p)
 {
     memset(p, 0, sizeof *p);
     p->schema = schema;
-    snprintf(p->stage, sizeof p->stage, "train");
+    snprintf(p->stage, sizeof p->stage, "%s", t->stage);
     snprintf(p->experiment, sizeof p->experiment, "%s", t->cfg->name);
     p->config_text = t->cfg->resolved_text;
     p->seed = t->cfg->seed;
@@ -95,7 +95,7 @@ static int read_checkpoint(h5io_reader *r, trainer *t)
     int64_t dims[H5IO_MAX_RANK];
     PL_TRY(h5io_dataset_shape(r, "/graph/params", &rank, dims));
     if (!same || dims[0] != (int64_t)t->g->param_size || epoch_done < 1 ||
-        epoch_done >= t->cfg->train.epochs || step != epoch_done * t->steps_per_epoch) {
+        epoch_done >= t->recipe->epochs || step != epoch_done * t->steps_per_epoch) {
         printf("train: ignoring %s: it was made for another configuration or model\n",
                r->path);
         return 0;
@@ -172,7 +172,7 @@ int train_write_baseline(trainer *t, double test_loss, double test_accuracy)
 {
     h5io_writer w;
     h5io_provenance p;
-    provenance(t, "gos.baseline", &p);
+    provenance(t, t->opt->schema ? t->opt->schema : "gos.baseline", &p);
     PL_TRY(h5io_create(&w, t->opt->artifact_path, &p));
     int rc = write_baseline_body(&w, t, test_loss, test_accuracy);
     if (rc < 0) {

@@ -112,44 +112,60 @@ static void load_batch(trainer *t, const ds_set *set, const int32_t *idx, int co
 static int build(trainer *t)
 {
     const cfg_experiment *cfg = t->cfg;
-    t->g = ig_graph_alloc();
-    model_spec spec = {.in_c = t->src_c, .in_h = t->in_h, .in_w = t->in_w,
-                       .classes = t->train.classes, .width = (float)cfg->model.width,
-                       .dropout = (float)cfg->model.dropout};
-    snprintf(spec.name, sizeof spec.name, "%s", cfg->model.name);
-    PL_TRY(model_build(t->g, &spec, &t->nodes));
-    PL_TRY(t->loss_node = ig_softmax_xent(t->g, t->nodes.logits));
-    PL_TRY(ig_graph_finalize(t->g));
-    ig_graph_init_params(t->g, (uint64_t)cfg->seed);
+    if (t->opt->initial) {
+        /* Fine-tuning: the given graph and weights, with a loss node. */
+        const ig_graph *init = t->opt->initial;
+        t->nodes.input = t->opt->initial_input;
+        t->nodes.logits = t->opt->initial_logits;
+        const ig_shape *in = &init->nodes[t->nodes.input].shape;
+        if (in->c != t->src_c || in->h != t->in_h || in->w != t->in_w)
+            PL_FAIL(PL_ERR_SHAPE, "%s: the model takes (%d,%d,%d) inputs, the data gives "
+                    "(%d,%d,%d)", t->stage, in->c, in->h, in->w, t->src_c, t->in_h, t->in_w);
+        t->loss_node = -1;
+        for (int i = 0; i < init->n_nodes; i++)
+            if (init->nodes[i].op == IG_OP_SOFTMAX_XENT) t->loss_node = i;
+        t->g = ig_graph_copy(init, t->loss_node < 0 ? t->nodes.logits : -1, &t->loss_node);
+        PL_TRY(t->g ? PL_OK : PL_ERR_INVAL);
+    } else {
+        t->g = ig_graph_alloc();
+        model_spec spec = {.in_c = t->src_c, .in_h = t->in_h, .in_w = t->in_w,
+                           .classes = t->train.classes, .width = (float)cfg->model.width,
+                           .dropout = (float)cfg->model.dropout};
+        snprintf(spec.name, sizeof spec.name, "%s", cfg->model.name);
+        PL_TRY(model_build(t->g, &spec, &t->nodes));
+        PL_TRY(t->loss_node = ig_softmax_xent(t->g, t->nodes.logits));
+        PL_TRY(ig_graph_finalize(t->g));
+        ig_graph_init_params(t->g, (uint64_t)cfg->seed);
+    }
 
-    t->batch = cfg->train.batch_size;
+    t->batch = t->recipe->batch_size;
     if (t->train.n < t->batch)
-        PL_FAIL(PL_ERR_CONFIG, "train.batch_size: %d is larger than the %d training images",
-                t->batch, t->train.n);
+        PL_FAIL(PL_ERR_CONFIG, "%s.batch_size: %d is larger than the %d training images",
+                t->stage, t->batch, t->train.n);
     PL_TRY(ig_graph_plan(t->g, t->batch));
     t->staging = pl_xmalloc((size_t)t->batch * t->src_c * t->src_h * t->src_w * sizeof(float));
     t->order = pl_xmalloc((size_t)t->train.n * sizeof(int32_t));
     t->labels = pl_xmalloc((size_t)t->batch * sizeof(int32_t));
 
-    opt_sgd_config sgd = {.momentum = (float)cfg->train.momentum, .nesterov = cfg->train.nesterov,
-                          .weight_decay = (float)cfg->train.weight_decay,
-                          .decay_all = cfg->train.decay_bn_and_bias};
+    opt_sgd_config sgd = {.momentum = (float)t->recipe->momentum, .nesterov = t->recipe->nesterov,
+                          .weight_decay = (float)t->recipe->weight_decay,
+                          .decay_all = t->recipe->decay_bn_and_bias};
     PL_TRY(opt_sgd_init(&t->sgd, t->g, &sgd));
 
     t->steps_per_epoch = t->train.n / t->batch; /* the last partial batch is dropped */
-    int epochs = cfg->train.epochs;
-    t->schedule = (lr_schedule){.kind = (lr_kind)lr_kind_from_name(cfg->train.schedule),
-                                .base_lr = (float)cfg->train.lr,
-                                .warmup_steps = cfg->train.warmup_epochs * t->steps_per_epoch,
+    int epochs = t->recipe->epochs;
+    t->schedule = (lr_schedule){.kind = (lr_kind)lr_kind_from_name(t->recipe->schedule),
+                                .base_lr = (float)t->recipe->lr,
+                                .warmup_steps = t->recipe->warmup_epochs * t->steps_per_epoch,
                                 .warmup_start_factor = 0.1f,
-                                .step_size = cfg->train.step_epochs * t->steps_per_epoch,
-                                .gamma = (float)cfg->train.gamma,
-                                .min_lr = (float)cfg->train.min_lr,
+                                .step_size = t->recipe->step_epochs * t->steps_per_epoch,
+                                .gamma = (float)t->recipe->gamma,
+                                .min_lr = (float)t->recipe->min_lr,
                                 .total_steps = epochs * t->steps_per_epoch};
     if (lr_schedule_check(&t->schedule) < 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", pl_last_error());
-        PL_FAIL(PL_ERR_CONFIG, "train: %s", why);
+        PL_FAIL(PL_ERR_CONFIG, "%s: %s", t->stage, why);
     }
     double **curves[] = {&t->curve_loss, &t->curve_acc, &t->curve_val_loss, &t->curve_val_acc,
                          &t->curve_lr, &t->curve_seconds};
@@ -191,7 +207,7 @@ static int evaluate(trainer *t, const ds_set *set, double *loss, double *accurac
 static void show_progress(const trainer *t, int epoch, int step, double loss, double acc,
                           double rate)
 {
-    int epochs = t->cfg->train.epochs;
+    int epochs = t->recipe->epochs;
     double remaining_steps = (double)(epochs - epoch) * t->steps_per_epoch - step;
     double eta = rate > 0 ? remaining_steps * t->batch / rate : 0;
     fprintf(stderr, "\rtrain: epoch %d/%d step %d/%d loss %.4f acc %5.1f%% %6.0f img/s ETA %d:%02d ",
@@ -214,7 +230,7 @@ static int train_epoch(trainer *t, int epoch)
         if (!isfinite(loss))
             PL_FAIL(PL_ERR_NUMERIC, "epoch %d step %d (global step %lld): the training loss is "
                     "%g; lower train.lr (%g) or check the data", epoch + 1, s + 1,
-                    (long long)t->step + 1, (double)loss, t->cfg->train.lr);
+                    (long long)t->step + 1, (double)loss, t->recipe->lr);
         ig_zero_grad(t->g);
         ig_backward(t->g, t->loss_node);
         lr = lr_schedule_at(&t->schedule, (int)t->step);
@@ -244,8 +260,8 @@ static int train_epoch(trainer *t, int epoch)
     t->curve_lr[epoch] = lr;
     t->curve_seconds[epoch] = seconds;
     t->epochs_done = epoch + 1;
-    printf("train: epoch %d/%d loss %.4f acc %.2f%% val_loss %.4f val_acc %.2f%% lr %.4g "
-           "%.1f s (%.0f img/s)\n", epoch + 1, t->cfg->train.epochs, t->curve_loss[epoch],
+    printf("%s: epoch %d/%d loss %.4f acc %.2f%% val_loss %.4f val_acc %.2f%% lr %.4g "
+           "%.1f s (%.0f img/s)\n", t->stage, epoch + 1, t->recipe->epochs, t->curve_loss[epoch],
            100 * t->curve_acc[epoch], val_loss, 100 * val_acc, (double)lr, seconds, seen / seconds);
     fflush(stdout);
     return PL_OK;
@@ -274,28 +290,28 @@ static int run(trainer *t, train_result *result)
 {
     h5io_now_iso8601(t->start_time, sizeof t->start_time);
     pl_threads_set(t->cfg->threads);
-    PL_TRY(cfg_fingerprint(t->cfg, "train", &t->fingerprint));
+    PL_TRY(cfg_fingerprint(t->cfg, t->stage, &t->fingerprint));
     PL_TRY(prepare_data(t));
     PL_TRY(build(t));
     int resumed = train_checkpoint_load(t);
     PL_TRY(resumed);
     result->resumed_from = t->epochs_done;
     if (resumed)
-        printf("train: resuming after epoch %d from %s\n", t->epochs_done,
+        printf("%s: resuming after epoch %d from %s\n", t->stage, t->epochs_done,
                t->opt->checkpoint_path);
-    printf("train: %s: %d training, %d validation, %d test images; %zu parameters, %.1f "
-           "MFLOPs per image\n", t->cfg->name, t->train.n, t->val.n, t->test.n,
+    printf("%s: %s: %d training, %d validation, %d test images; %zu parameters, %.1f "
+           "MFLOPs per image\n", t->stage, t->cfg->name, t->train.n, t->val.n, t->test.n,
            ig_graph_param_count(t->g), ig_graph_flops(t->g) / 1e6);
     fflush(stdout);
-    for (int epoch = t->epochs_done; epoch < t->cfg->train.epochs; epoch++) {
+    for (int epoch = t->epochs_done; epoch < t->recipe->epochs; epoch++) {
         PL_TRY(train_epoch(t, epoch));
         result->epochs_done = t->epochs_done;
-        if (epoch + 1 < t->cfg->train.epochs && t->opt->checkpoint_path) {
+        if (epoch + 1 < t->recipe->epochs && t->opt->checkpoint_path) {
             PL_TRY(train_checkpoint_save(t));
             if (t->opt->stop_after_epoch > 0 && epoch + 1 >= t->opt->stop_after_epoch) {
                 result->stopped_early = 1;
-                printf("train: stopped after epoch %d as asked; the checkpoint resumes it\n",
-                       epoch + 1);
+                printf("%s: stopped after epoch %d as asked; the checkpoint resumes it\n",
+                       t->stage, epoch + 1);
                 return PL_OK;
             }
         }
@@ -309,7 +325,7 @@ static int run(trainer *t, train_result *result)
     result->val_accuracy = val_acc;
     result->train_seconds = t->train_seconds;
     result->images_per_second = t->train_seconds > 0 ? t->images_trained / t->train_seconds : 0;
-    printf("train: test accuracy %.2f%% (%d images), validation %.2f%%; wrote %s\n",
+    printf("%s: test accuracy %.2f%% (%d images), validation %.2f%%; wrote %s\n", t->stage,
            100 * test_acc, t->test.n, 100 * val_acc, t->opt->artifact_path);
     /* The run is complete: the checkpoint has served its purpose. */
     if (t->opt->checkpoint_path) remove(t->opt->checkpoint_path);
@@ -323,6 +339,8 @@ int train_run(const train_options *opt, train_result *result)
     memset(result, 0, sizeof *result);
     t.opt = opt;
     t.cfg = opt->cfg;
+    t.recipe = opt->recipe ? opt->recipe : &opt->cfg->train;
+    t.stage = opt->stage ? opt->stage : "train";
     int rc = run(&t, result);
     if (rc < 0 && opt->progress) fputc('\n', stderr);
     trainer_destroy(&t);

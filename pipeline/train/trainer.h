@@ -12,8 +12,22 @@
 
 #include "cfg.h"
 
+struct ig_graph;
+
 typedef struct {
     const cfg_experiment *cfg;
+    /* What is trained: NULL builds cfg->model from scratch (the train
+     * stage); else a copy of this graph with its weights (finetune), whose
+     * input and logits nodes are given and which may already end in its
+     * softmax_xent node. */
+    const struct ig_graph *initial;
+    int initial_input, initial_logits;
+    /* The recipe: NULL is cfg->train. */
+    const cfg_train *recipe;
+    /* Names: the stage ("train") for messages, provenance and the
+     * checkpoint's fingerprint, and the artifact's schema ("gos.baseline"). */
+    const char *stage;
+    const char *schema;
     const char *artifact_path;   /* where gos.baseline goes                     */
     const char *checkpoint_path; /* gos.checkpoint, read if present and made
                                     for the same train fingerprint; NULL: no

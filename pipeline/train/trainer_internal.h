@@ -15,7 +15,9 @@
 typedef struct {
     const train_options  *opt;
     const cfg_experiment *cfg;
-    char  *fingerprint;        /* cfg_fingerprint(cfg, "train"), owned           */
+    const cfg_train      *recipe; /* opt->recipe or &cfg->train                  */
+    const char           *stage;  /* opt->stage or "train"                       */
+    char  *fingerprint;        /* cfg_fingerprint(cfg, stage), owned             */
     char   start_time[32];
 
     ds_set train, val, test;   /* normalized images, (n, c, h, w)                */

@@ -1,0 +1,402 @@
+/* search.c: the per-operator evolution and the outer loop (see search.h),
+ * written as a state machine over generation boundaries (search_state,
+ * search_internal.h) so that a checkpoint after every generation and every
+ * finished operator lets a killed search resume to exactly the result of an
+ * uninterrupted one. */
+#include "search_internal.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Purposes of the random streams (search_stream). */
+static const int stream_purpose[RNG_COUNT] = {11, 12, 13};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void record(search_result *r, int step, int generation, const search_cand *p, int n)
+{
+    if (r->n_records + n > r->cap_records) {
+        r->cap_records = 2 * (r->n_records + n);
+        search_record *grown = pl_xmalloc((size_t)r->cap_records * sizeof *grown);
+        if (r->n_records) memcpy(grown, r->records, (size_t)r->n_records * sizeof *grown);
+        pl_free(r->records);
+        r->records = grown;
+    }
+    for (int i = 0; i < n; i++)
+        r->records[r->n_records++] = (search_record){
+            .step = step, .generation = generation, .rank = p[i].fit.rank,
+            .latency_ms = p[i].latency_ms, .accuracy = p[i].accuracy,
+            .fit_error = p[i].fit_error, .violation = p[i].fit.violation,
+            .crowding = p[i].fit.crowding, .params = p[i].params,
+            .struct_hash = p[i].struct_hash};
+}
+
+/* The first population: the original, graphgen's seeds for this operator,
+ * adaptations of the original, and a share of random candidates. */
+static int initial_population(const eval_ctx *x, const graphgen_result *seeds, gsl_rng *r,
+                              search_cand *pop)
+{
+    const search_options *o = x->o;
+    int n = 0, n_scratch = (int)(o->scratch_share * o->population + 0.5);
+    memset(&pop[n], 0, sizeof pop[n]);
+    pop[n++].dag = x->op.dag;
+    for (int c = 0; seeds && c < seeds->n_candidates && n < o->population - n_scratch; c++) {
+        const gen_operator *so = &seeds->ops[seeds->candidate_op[c]];
+        if (seeds->candidate_kind[c] == 0 || strcmp(so->name, x->op.name) != 0 ||
+            memcmp(&so->boundary, &x->op.boundary, sizeof so->boundary) != 0)
+            continue;
+        memset(&pop[n], 0, sizeof pop[n]);
+        pop[n++].dag = seeds->candidates[c];
+    }
+    for (int tries = 0; n < o->population - n_scratch && tries < 50 * o->population; tries++) {
+        memset(&pop[n], 0, sizeof pop[n]);
+        if (gen_mutate(&pop[n].dag, &x->op.dag, &x->op.boundary, &o->iset, r, NULL)) n++;
+    }
+    for (int tries = 0; n < o->population && tries < 200 * o->population; tries++) {
+        memset(&pop[n], 0, sizeof pop[n]);
+        if (gen_random_dag(&pop[n].dag, &x->op.boundary, &o->iset, o->min_nodes, o->max_nodes, r))
+            n++;
+    }
+    while (n < o->population) { /* the space is that sparse: fill with adaptations */
+        memset(&pop[n], 0, sizeof pop[n]);
+        if (gen_mutate(&pop[n].dag, &x->op.dag, &x->op.boundary, &o->iset, r, NULL) ||
+            n > 0)
+            n++;
+    }
+    return n;
+}
+
+/* P offspring of pop by tournament selection, crossover or mutation. */
+static void offspring(const eval_ctx *x, const search_cand *pop, const nsga2_fitness *fit,
+                      gsl_rng *select, gsl_rng *vary, search_cand *kids)
+{
+    const search_options *o = x->o;
+    for (int k = 0; k < o->population; k++) {
+        memset(&kids[k], 0, sizeof kids[k]);
+        int ok = 0;
+        for (int tries = 0; tries < 20 && !ok; tries++) {
+            int a = nsga2_tournament(fit, o->population, select);
+            if (gsl_rng_uniform(vary) < o->crossover_rate) {
+                int b = nsga2_tournament(fit, o->population, select);
+                ok = gen_crossover(&kids[k].dag, &pop[a].dag, &pop[b].dag, &x->op.boundary,
+                                   &o->iset, vary, NULL);
+            } else {
+                ok = gen_mutate(&kids[k].dag, &pop[a].dag, &x->op.boundary, &o->iset, vary, NULL);
+            }
+            if (!ok && tries == 19) kids[k].dag = pop[a].dag; /* keep a copy */
+        }
+    }
+}
+
+/* Sorts pop (n) by constrained non-domination and crowding. */
+static void rank_population(search_cand *pop, int n)
+{
+    nsga2_fitness *fit = pl_xmalloc((size_t)n * sizeof *fit);
+    void *work = pl_xmalloc(nsga2_work_size(n));
+    for (int i = 0; i < n; i++) fit[i] = pop[i].fit;
+    nsga2_sort(fit, n, 2, work);
+    nsga2_crowding(fit, n, 2, work);
+    for (int i = 0; i < n; i++) pop[i].fit = fit[i];
+    pl_free(fit);
+    pl_free(work);
+}
+
+/* Generation 0: the first population, evaluated and recorded. */
+static int first_generation(search_state *st, const graphgen_result *seeds)
+{
+    const search_options *o = st->x.o;
+    initial_population(&st->x, seeds, st->rng[RNG_INIT], st->pop);
+    PL_TRY(search_evaluate_batch(&st->x, st->pop, o->population));
+    rank_population(st->pop, o->population);
+    record(st->r, st->r->n_steps - 1, 0, st->pop, o->population);
+    st->generation = 0;
+    return PL_OK;
+}
+
+/* One generation: offspring, evaluation, elitist survival, record. */
+static int next_generation(search_state *st)
+{
+    const search_options *o = st->x.o;
+    int P = o->population;
+    search_cand *all = pl_xmalloc((size_t)2 * P * sizeof *all);
+    nsga2_fitness *fit = pl_xmalloc((size_t)2 * P * sizeof *fit);
+    void *work = pl_xmalloc(nsga2_work_size(2 * P));
+    int *keep = pl_xmalloc((size_t)2 * P * sizeof(int));
+    memcpy(all, st->pop, (size_t)P * sizeof *all);
+    for (int i = 0; i < P; i++) fit[i] = all[i].fit;
+    offspring(&st->x, all, fit, st->rng[RNG_SELECT], st->rng[RNG_VARY], all + P);
+    int rc = search_evaluate_batch(&st->x, all + P, P);
+    if (rc == PL_OK) {
+        for (int i = 0; i < 2 * P; i++) fit[i] = all[i].fit;
+        nsga2_survive(fit, 2 * P, 2, P, keep, work);
+        for (int i = 0; i < P; i++) st->pop[i] = all[keep[i]];
+        rank_population(st->pop, P);
+        st->generation++;
+        record(st->r, st->r->n_steps - 1, st->generation, st->pop, P);
+        if (o->progress)
+            fprintf(stderr, "\rsearch: %s: generation %d/%d, %ld evaluations", st->x.op.name,
+                    st->generation, o->generations, st->x.evaluations);
+    }
+    pl_free(all);
+    pl_free(fit);
+    pl_free(work);
+    pl_free(keep);
+    return rc;
+}
+
+/* The feasible first front's choice: lowest latency (then fewest
+ * parameters) or the knee point; -1 when nothing is feasible. */
+static int choose(const search_state *st)
+{
+    const search_options *o = st->x.o;
+    int P = o->population;
+    nsga2_fitness *fit = pl_xmalloc((size_t)P * sizeof *fit);
+    int *front = pl_xmalloc((size_t)P * sizeof(int));
+    for (int i = 0; i < P; i++) fit[i] = st->pop[i].fit;
+    int m = nsga2_front(fit, P, front), pick = -1;
+    if (m > 0 && o->choose_knee) {
+        pick = nsga2_knee(fit, front, m);
+    } else {
+        for (int j = 0; j < m; j++) {
+            const search_cand *c = &st->pop[front[j]];
+            if (pick < 0 || c->latency_ms < st->pop[pick].latency_ms ||
+                (c->latency_ms == st->pop[pick].latency_ms && c->params < st->pop[pick].params))
+                pick = front[j];
+        }
+    }
+    st->r->steps[st->r->n_steps - 1].front_size = m;
+    pl_free(fit);
+    pl_free(front);
+    return pick;
+}
+
+static search_step *new_step(search_result *r)
+{
+    if (r->n_steps == r->cap_steps) {
+        r->cap_steps = r->cap_steps ? 2 * r->cap_steps : 16;
+        search_step *grown = pl_xcalloc((size_t)r->cap_steps, sizeof *grown);
+        if (r->n_steps) memcpy(grown, r->steps, (size_t)r->n_steps * sizeof *grown);
+        pl_free(r->steps);
+        r->steps = grown;
+    }
+    search_step *s = &r->steps[r->n_steps++];
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+/* Cuts st->target out of the current model with fresh activations. */
+static int prepare_step(search_state *st, const search_data *data, const search_options *o)
+{
+    eval_ctx *x = &st->x;
+    x->model = st->r->model;
+    x->input_node = st->r->input_node;
+    x->logits_node = st->r->logits_node;
+    x->data = data;
+    x->o = o;
+    x->min_accuracy = st->r->base_accuracy - o->epsilon / 100.0;
+    PL_TRY(gen_extract(st->r->model, st->target, &x->op));
+    return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,
+                       &x->op, 1, &x->acts);
+}
+
+static void release_step(search_state *st)
+{
+    pl_free(st->x.cache);
+    gen_activations_free(&st->x.acts);
+    gen_operator_free(&st->x.op);
+    memset(&st->x, 0, sizeof st->x);
+    for (int k = 0; k < RNG_COUNT; k++) {
+        if (st->rng[k]) gsl_rng_free(st->rng[k]);
+        st->rng[k] = NULL;
+    }
+    st->in_step = 0;
+    st->generation = -1;
+}
+
+/* Starts the search of the slowest operator not tried yet; 0 when none. */
+static int begin_step(search_state *st, const search_data *data, const search_options *o)
+{
+    int target = -1;
+    for (int id = 0; id < st->n_ops; id++)
+        if (!st->tried[id] && (target < 0 || st->ms[id] > st->ms[target])) target = id;
+    if (target < 0) return 0;
+    st->tried[target] = 1;
+    st->target = target;
+    st->in_step = 1;
+    st->generation = -1;
+    st->step_seconds = 0;
+    search_step *s = new_step(st->r);
+    snprintf(s->name, sizeof s->name, "%s", st->r->model->operators[target].name);
+    s->latency_before_ms = s->latency_after_ms = st->ms[target];
+    for (int k = 0; k < RNG_COUNT; k++)
+        st->rng[k] = search_stream(o->seed, stream_purpose[k], st->r->n_steps - 1);
+    int rc = prepare_step(st, data, o);
+    if (rc < 0) { /* the operator cannot be a candidate: kept, as it is */
+        release_step(st);
+        return 1;
+    }
+    return 1;
+}
+
+/* Ends the step: picks the winner, splices it (refitted: deterministic) when
+ * it is feasible and faster than the original, re-profiles. */
+static int finish_step(search_state *st, const search_options *o, double started)
+{
+    search_result *r = st->r;
+    search_step *s = &r->steps[r->n_steps - 1];
+    eval_ctx *x = &st->x;
+    int pick = choose(st);
+    search_cand orig;
+    memset(&orig, 0, sizeof orig);
+    orig.dag = x->op.dag;
+    PL_TRY(search_evaluate_batch(x, &orig, 1));
+    s->latency_before_ms = orig.latency_ms;
+    s->params_before = orig.params;
+    const search_cand *best = pick >= 0 ? &st->pop[pick] : NULL;
+    s->replaced = best && best->latency_ms < (1.0 - o->min_gain) * orig.latency_ms &&
+                  best->struct_hash != orig.struct_hash;
+    s->chosen = s->replaced ? best->dag : orig.dag;
+    s->latency_after_ms = s->replaced ? best->latency_ms : orig.latency_ms;
+    s->params_after = s->replaced ? best->params : orig.params;
+    s->fit_error = s->replaced ? best->fit_error : 0.0;
+    s->accuracy = s->replaced ? best->accuracy : r->base_accuracy;
+    s->evaluations = (int32_t)x->evaluations;
+    s->cache_hits = (int32_t)x->cache_hits;
+    s->seconds = st->step_seconds + now_seconds() - started;
+    r->evaluations += x->evaluations;
+    r->cache_hits += x->cache_hits;
+    int rc = PL_OK;
+    if (s->replaced) {
+        ig_graph *cg = NULL, *next = NULL;
+        rc = gen_dag_build(&s->chosen, &x->op.boundary, &cg);
+        if (rc == PL_OK) {
+            uint64_t init = o->seed ^ gen_struct_hash(&s->chosen);
+            ig_graph_init_params(cg, init);
+            gen_fit_options fo = o->fit;
+            fo.seed = init;
+            gen_fit_result fr;
+            rc = gen_fit(cg, &s->chosen, &x->acts, 0, &fo, &fr);
+        }
+        int *map = pl_xmalloc((size_t)r->model->n_nodes * sizeof(int));
+        if (rc == PL_OK) rc = gen_splice(r->model, &x->op, &s->chosen, cg, &next, map);
+        if (rc == PL_OK) {
+            r->input_node = map[r->input_node];
+            r->logits_node = map[r->logits_node];
+            ig_graph_free(r->model);
+            r->model = next;
+            st->replaced++;
+        }
+        pl_free(map);
+        ig_graph_free(cg);
+        if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st->ms); /* re-profile */
+    }
+    if (o->progress) fprintf(stderr, "\n");
+    fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%, "
+            "%d evaluations (%d cached)\n", s->name, s->replaced ? "replaced" : "kept",
+            s->latency_before_ms, s->latency_after_ms, (long long)s->params_before,
+            (long long)s->params_after, 100 * s->accuracy, s->evaluations, s->cache_hits);
+    release_step(st);
+    return rc;
+}
+
+/* Writes the checkpoint; 1 when the caller asked to stop after it. */
+static int checkpoint(search_state *st, const search_options *o, double started)
+{
+    if (!o->checkpoint_path) return 0;
+    double spent = st->step_seconds;
+    st->step_seconds += now_seconds() - started;
+    int rc = search_ckpt_write(o->checkpoint_path, o->fingerprint, st);
+    st->step_seconds = spent;
+    if (rc < 0) return rc;
+    st->checkpoints++;
+    return o->stop_after > 0 && st->checkpoints >= o->stop_after;
+}
+
+static void free_state(search_state *st)
+{
+    release_step(st);
+    pl_free(st->ms);
+    pl_free(st->tried);
+    pl_free(st->pop);
+}
+
+int search_run(const ig_graph *model, int input_node, int logits_node, const search_data *data,
+               const graphgen_result *seeds, const search_options *o, search_result *r)
+{
+    memset(r, 0, sizeof *r);
+    PL_ASSERT(o->population >= 2 && o->threads >= 1 && data->n_val >= 1 && data->n_sample >= 2);
+    search_state st;
+    memset(&st, 0, sizeof st);
+    st.r = r;
+    st.generation = -1;
+    st.pop = pl_xcalloc((size_t)o->population, sizeof *st.pop);
+    int rc = o->checkpoint_path ? search_ckpt_read(o->checkpoint_path, o->fingerprint, o, &st) : 0;
+    if (rc == 0) { /* a fresh start */
+        r->model = ig_graph_copy(model, -1, NULL);
+        r->input_node = input_node;
+        r->logits_node = logits_node;
+        r->base_accuracy = search_accuracy(r->model, input_node, logits_node, data->val_images,
+                                           data->val_labels, data->n_val);
+        st.n_ops = r->model->n_operators;
+        st.ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.ms);
+        st.tried = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.tried);
+        rc = search_operator_latencies(r->model, o, st.ms);
+        for (int id = 0; id < st.n_ops && rc == PL_OK; id++) r->base_latency_ms += st.ms[id];
+    } else if (rc == 1) {
+        fprintf(stderr, "search: resuming from %s (%d operators searched%s)\n",
+                o->checkpoint_path, r->n_steps - st.in_step,
+                st.in_step ? ", one under way" : "");
+        rc = st.in_step ? prepare_step(&st, data, o) : PL_OK;
+    }
+    int stop = 0;
+    while (rc == PL_OK && !stop) {
+        double started = now_seconds();
+        if (!st.in_step) {
+            if (st.replaced >= o->operators) break;
+            int begun = begin_step(&st, data, o);
+            if (begun <= 0) break;
+            if (!st.in_step) continue; /* not a candidate: recorded as kept */
+        }
+        if (st.generation < 0) {
+            rc = first_generation(&st, seeds);
+        } else if (st.generation < o->generations) {
+            rc = next_generation(&st);
+        } else {
+            rc = finish_step(&st, o, started);
+        }
+        if (rc == PL_OK) {
+            int c = checkpoint(&st, o, started);
+            if (c < 0) rc = c;
+            stop = c > 0;
+        }
+    }
+    r->stopped = stop;
+    if (rc == PL_OK && !stop) {
+        double *ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *ms);
+        rc = search_operator_latencies(r->model, o, ms);
+        r->final_latency_ms = 0;
+        for (int id = 0; id < st.n_ops; id++) r->final_latency_ms += ms[id];
+        pl_free(ms);
+    }
+    free_state(&st);
+    if (rc < 0) search_free(r);
+    return rc;
+}
+
+void search_free(search_result *r)
+{
+    if (!r) return;
+    ig_graph_free(r->model);
+    pl_free(r->steps);
+    pl_free(r->records);
+    memset(r, 0, sizeof *r);
+}

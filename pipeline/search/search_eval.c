@@ -1,0 +1,203 @@
+/* search_eval.c: evaluating candidates (see search.h): accuracy of a
+ * model, operator latencies on the device, the batch evaluation with its
+ * functional-hash cache. */
+#include "search_internal.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A generator per (purpose, step), seeded from the experiment seed. */
+gsl_rng *search_stream(uint64_t seed, int purpose, int step)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)purpose * 1000003u + (uint64_t)step;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    gsl_rng_set(r, (unsigned long)(z ^ (z >> 29)));
+    return r;
+}
+
+/* ---- accuracy and latency of a model ------------------------------------- */
+
+double search_accuracy(ig_graph *g, int input_node, int logits_node, const float *images,
+                       const int32_t *labels, int n)
+{
+    const ig_shape *s = &g->nodes[input_node].shape;
+    size_t in_size = (size_t)s->c * s->h * s->w;
+    int classes = g->nodes[logits_node].shape.c, batch = n < 64 ? n : 64, correct = 0;
+    if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return 0.0;
+    for (int start = 0; start < n; start += batch) {
+        int b = n - start < batch ? n - start : batch;
+        memcpy(ig_value(g, input_node), images + (size_t)start * in_size,
+               (size_t)b * in_size * sizeof(float));
+        for (int i = 0; i <= logits_node; i++)
+            if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
+        const float *z = ig_value(g, logits_node);
+        for (int j = 0; j < b; j++) {
+            int best = 0;
+            for (int c = 1; c < classes; c++)
+                if (z[(size_t)j * classes + c] > z[(size_t)j * classes + best]) best = c;
+            correct += best == labels[start + j];
+        }
+    }
+    return (double)correct / n;
+}
+
+/* Per-operator latency of g on the device: predicted, or measured here. */
+int search_operator_latencies(ig_graph *g, const search_options *o, double *ms)
+{
+    if (o->device_kind == DEV_PREDICTED) {
+        int *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof(int));
+        for (int id = 0; id < g->n_operators; id++) {
+            int count = dev_operator_nodes(g, id, nodes);
+            ms[id] = dev_predict_nodes_ms(&o->latency_model, g, nodes, count, o->batch);
+        }
+        pl_free(nodes);
+        return PL_OK;
+    }
+    dev_graph_timings t;
+    PL_TRY(dev_time_graph(g, o->batch, &o->timing, &t));
+    for (int id = 0; id < g->n_operators; id++) ms[id] = t.operators[id].median_ms;
+    dev_graph_timings_free(&t);
+    return PL_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+/* Fits c (built and initialised from its structural hash), splices it into
+ * the model and measures the validation accuracy; the latency is filled in
+ * by the caller. Single-threaded kernels; safe to run in parallel. */
+static int evaluate_one(const eval_ctx *x, search_cand *c)
+{
+    ig_graph *cg = NULL, *spliced = NULL;
+    PL_TRY(gen_dag_build(&c->dag, &x->op.boundary, &cg));
+    uint64_t init = x->o->seed ^ c->struct_hash;
+    ig_graph_init_params(cg, init);
+    gen_fit_options fo = x->o->fit;
+    fo.seed = init;
+    gen_fit_result fr;
+    int rc = gen_fit(cg, &c->dag, &x->acts, 0, &fo, &fr);
+    c->fit_error = rc == PL_OK ? fr.error : INFINITY;
+    c->params = (int64_t)ig_graph_param_count(cg);
+    if (x->o->device_kind == DEV_PREDICTED)
+        c->latency_ms = graphgen_latency_ms(&x->o->latency_model, cg, &c->dag, x->o->batch);
+    int *map = pl_xmalloc((size_t)x->model->n_nodes * sizeof(int));
+    if (rc == PL_OK) rc = gen_splice(x->model, &x->op, &c->dag, cg, &spliced, map);
+    c->accuracy = rc == PL_OK && isfinite(c->fit_error)
+                      ? search_accuracy(spliced, map[x->input_node], map[x->logits_node],
+                                        x->data->val_images, x->data->val_labels, x->data->n_val)
+                      : 0.0;
+    pl_free(map);
+    ig_graph_free(spliced);
+    ig_graph_free(cg);
+    return rc < 0 ? rc : PL_OK;
+}
+
+/* Latency of c measured here: its instructions timed alone at the batch. */
+/* The shared cache's key of candidate c of operator x->op. */
+static void cache_key(const eval_ctx *x, const search_cand *c, lat_cache_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->hash = c->struct_hash;
+    k->n_inputs = x->op.boundary.n_inputs;
+    for (int i = 0; i < k->n_inputs; i++) {
+        const ig_shape *s = &x->op.boundary.inputs[i];
+        k->in_shapes[i][0] = s->c, k->in_shapes[i][1] = s->h, k->in_shapes[i][2] = s->w;
+    }
+    const ig_shape *o = &x->op.boundary.output;
+    k->out_shape[0] = o->c, k->out_shape[1] = o->h, k->out_shape[2] = o->w;
+    lat_cache_key_set_device(k, &x->o->latency_prov);
+}
+
+static void measure_latency(const eval_ctx *x, search_cand *c)
+{
+    lat_cache_key key;
+    if (x->o->latency_cache) {
+        cache_key(x, c, &key);
+        if (lat_cache_get(x->o->latency_cache, &key, &c->latency_ms) == 1) return;
+    }
+    ig_graph *cg = NULL;
+    if (gen_dag_build(&c->dag, &x->op.boundary, &cg) < 0) {
+        c->latency_ms = INFINITY;
+        return;
+    }
+    ig_graph_init_params(cg, 1);
+    dev_graph_timings t;
+    c->latency_ms = dev_time_graph(cg, x->o->batch, &x->o->timing, &t) == PL_OK
+                        ? t.model.median_ms
+                        : INFINITY;
+    dev_graph_timings_free(&t);
+    ig_graph_free(cg);
+    if (x->o->latency_cache && isfinite(c->latency_ms))
+        lat_cache_put(x->o->latency_cache, &key, c->latency_ms);
+}
+
+static const search_cand *cache_find(const eval_ctx *x, uint64_t func_hash)
+{
+    for (int i = 0; i < x->n_cache; i++)
+        if (x->cache[i].func_hash == func_hash) return &x->cache[i];
+    return NULL;
+}
+
+void search_cache_add(eval_ctx *x, const search_cand *c)
+{
+    if (x->n_cache == x->cap_cache) {
+        x->cap_cache = x->cap_cache ? 2 * x->cap_cache : 64;
+        search_cand *grown = pl_xmalloc((size_t)x->cap_cache * sizeof *grown);
+        if (x->n_cache) memcpy(grown, x->cache, (size_t)x->n_cache * sizeof *grown);
+        pl_free(x->cache);
+        x->cache = grown;
+    }
+    x->cache[x->n_cache++] = *c;
+}
+
+/* Evaluates cands[0..n) (the "tell" of an ask/tell round): hashes, cache
+ * lookups, parallel evaluation of the new ones, then objectives and
+ * constraint violations. */
+int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
+{
+    int *todo = pl_xmalloc((size_t)(n + 1) * sizeof(int)), n_todo = 0;
+    for (int i = 0; i < n; i++) {
+        search_cand *c = &cands[i];
+        gen_canonicalize(&c->dag);
+        c->struct_hash = gen_struct_hash(&c->dag);
+        if (gen_functional_hash(&c->dag, &x->op.boundary, &c->func_hash) < 0) c->func_hash = c->struct_hash;
+        const search_cand *hit = cache_find(x, c->func_hash);
+        int dup = 0;
+        for (int j = 0; j < n_todo && !hit; j++) dup |= cands[todo[j]].func_hash == c->func_hash;
+        if (hit || dup) {
+            x->cache_hits++;
+            continue;
+        }
+        todo[n_todo++] = i;
+    }
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(x->o->threads)
+    for (int t = 0; t < n_todo; t++) failed |= evaluate_one(x, &cands[todo[t]]) < 0;
+    if (x->o->device_kind != DEV_PREDICTED)
+        for (int t = 0; t < n_todo; t++) measure_latency(x, &cands[todo[t]]);
+    x->evaluations += n_todo;
+    for (int t = 0; t < n_todo; t++) search_cache_add(x, &cands[todo[t]]);
+    for (int i = 0; i < n; i++) {
+        search_cand *c = &cands[i];
+        const search_cand *hit = cache_find(x, c->func_hash);
+        PL_ASSERT(hit != NULL);
+        gen_dag keep = c->dag;
+        uint64_t keep_hash = c->struct_hash;
+        *c = *hit; /* an equivalent candidate's results */
+        c->dag = keep;
+        c->struct_hash = keep_hash;
+        memset(&c->fit, 0, sizeof c->fit);
+        c->fit.obj[0] = c->latency_ms;
+        c->fit.obj[1] = (double)c->params;
+        c->fit.violation = fmax(0.0, x->min_accuracy - c->accuracy);
+    }
+    pl_free(todo);
+    if (failed)
+        PL_FAIL(PL_ERR_SHAPE, "search: %s: a shape-valid candidate failed to evaluate (%s)",
+                x->op.name, pl_last_error());
+    return PL_OK;
+}
+

@@ -1,0 +1,69 @@
+/* search_internal.h: the search's internals shared by search.c (the
+ * evolution and the outer loop), search_eval.c (evaluating candidates) and
+ * search_ckpt.c (the checkpoint after every generation). */
+#ifndef SEARCH_INTERNAL_H
+#define SEARCH_INTERNAL_H
+
+#include "search.h"
+
+#include <gsl/gsl_rng.h>
+
+/* What evaluating candidates of one operator needs, and its cache. */
+typedef struct {
+    const ig_graph       *model;        /* current model                        */
+    int                   input_node, logits_node;
+    const search_data    *data;
+    const search_options *o;
+    gen_operator          op;           /* the target, cut out of model         */
+    gen_activations       acts;         /* its boundary values on the sample    */
+    double                min_accuracy; /* base - epsilon, 0..1                 */
+    search_cand          *cache;        /* evaluated, one per functional hash   */
+    int                   n_cache, cap_cache;
+    long                  evaluations, cache_hits;
+} eval_ctx;
+
+/* The random streams of a step. */
+enum { RNG_INIT, RNG_SELECT, RNG_VARY, RNG_COUNT };
+
+/* Everything a search needs to go on from a generation boundary. */
+typedef struct {
+    search_result *r;
+    int            n_ops;
+    double        *ms;          /* (n_ops) current operator latencies        */
+    int32_t       *tried;       /* (n_ops) searched already                  */
+    int            replaced;
+    int            in_step;     /* 1: r->steps[r->n_steps - 1] is under way  */
+    int            target;      /* its operator                              */
+    int            generation;  /* generations done in it; -1 none           */
+    search_cand   *pop;         /* (population)                              */
+    eval_ctx       x;           /* the current step's evaluation context     */
+    gsl_rng       *rng[RNG_COUNT];
+    double         step_seconds;/* spent on the step before this process     */
+    int            checkpoints; /* written by this process                   */
+} search_state;
+
+/* search_eval.c */
+gsl_rng *search_stream(uint64_t seed, int purpose, int step);
+int search_operator_latencies(ig_graph *g, const search_options *o, double *ms);
+int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n);
+void search_cache_add(eval_ctx *x, const search_cand *c);
+
+/* search_io.c: the steps (with their chosen DAGs) and the generations'
+ * records, written and read back (gos.search and the checkpoint share
+ * them). */
+int search_write_steps(h5io_writer *w, const search_result *r);
+int search_write_generations(h5io_writer *w, const search_result *r);
+int search_read_history(h5io_reader *h, const char *file, search_result *r);
+
+/* search_ckpt.c: the checkpoint file, atomic; read validates everything and
+ * the fingerprint (a checkpoint of another config is an error, never
+ * silently reused). */
+int search_ckpt_write(const char *path, const char *fingerprint, const search_state *st);
+/* Restores st (n_ops, ms, tried, r with its model and history, the step
+ * state, the population, the cache, the streams) from path; x.op and
+ * x.acts are not stored (recomputed from the model). Returns 1 restored, 0
+ * no file, or a negative status. */
+int search_ckpt_read(const char *path, const char *fingerprint, const search_options *o,
+                     search_state *st);
+
+#endif

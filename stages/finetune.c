@@ -1,0 +1,102 @@
+/* finetune.c: the finetune stage. Trains the adapted model of the search
+ * artifact end to end (SGD, the train section's recipe with the finetune
+ * section's epochs and learning rate), checkpointing after every epoch and
+ * resuming from the checkpoint after a kill, and writes the adapted
+ * artifact (gos.adapted: the layout of gos.baseline).
+ *
+ *   finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 [--checkpoint PATH]
+ *            [--stop-after-epoch N]
+ *
+ * Exit status: 0 done (or stopped as asked), 1 error, 2 usage. */
+#include "cfg.h"
+#include "h5io.h"
+#include "ig.h"
+#include "pl_err.h"
+#include "trainer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 [--checkpoint PATH] "
+                    "[--stop-after-epoch N]\n");
+    return 2;
+}
+
+static int read_search(const char *path, ig_graph **g, int *input_node, int *logits_node)
+{
+    h5io_reader r;
+    PL_TRY(h5io_open(&r, path, "gos.search"));
+    int64_t in = -1, logits = -1;
+    int rc = h5io_read_attr_i64(&r, "/summary", "input_node", &in);
+    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, "/summary", "logits_node", &logits);
+    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
+    h5io_close(&r);
+    PL_TRY(rc);
+    if (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes ||
+        (*g)->nodes[in].op != IG_OP_INPUT)
+        PL_FAIL(PL_ERR_SCHEMA, "%s: /summary: input node %lld or logits node %lld is not "
+                "the graph's", path, (long long)in, (long long)logits);
+    *input_node = (int)in;
+    *logits_node = (int)logits;
+    return PL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) return usage();
+    const char *cfg_path = argv[1], *artifact = argv[2], *search = argv[3], *checkpoint = NULL;
+    int stop_after = 0;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
+            checkpoint = argv[++i];
+        } else if (strcmp(argv[i], "--stop-after-epoch") == 0 && i + 1 < argc) {
+            char *end;
+            stop_after = (int)strtol(argv[++i], &end, 10);
+            if (*end || stop_after <= 0) return usage();
+        } else {
+            return usage();
+        }
+    }
+    char default_checkpoint[1100];
+    if (!checkpoint) {
+        size_t n = strlen(artifact);
+        if (n > 3 && strcmp(artifact + n - 3, ".h5") == 0)
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%.*s.ckpt.h5", (int)(n - 3),
+                     artifact);
+        else
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", artifact);
+        checkpoint = default_checkpoint;
+    }
+    cfg_experiment cfg;
+    ig_graph *g = NULL;
+    int input_node = -1, logits_node = -1;
+    int rc = cfg_load(&cfg, cfg_path);
+    if (rc == PL_OK) rc = read_search(search, &g, &input_node, &logits_node);
+    if (rc == PL_OK) {
+        /* The train recipe with the finetune section's schedule. */
+        cfg_train recipe = cfg.train;
+        recipe.epochs = cfg.finetune.epochs;
+        recipe.lr = cfg.finetune.lr;
+        snprintf(recipe.schedule, sizeof recipe.schedule, "%s", cfg.finetune.schedule);
+        recipe.min_lr = cfg.finetune.min_lr;
+        recipe.warmup_epochs = cfg.finetune.warmup_epochs;
+        int progress = strcmp(cfg.train.progress, "always") == 0 ||
+                       (strcmp(cfg.train.progress, "auto") == 0 && isatty(STDERR_FILENO) &&
+                        !getenv("CI"));
+        train_options opt = {.cfg = &cfg, .initial = g, .initial_input = input_node,
+                             .initial_logits = logits_node, .recipe = &recipe,
+                             .stage = "finetune", .schema = "gos.adapted",
+                             .artifact_path = artifact, .checkpoint_path = checkpoint,
+                             .stop_after_epoch = stop_after, .progress = progress};
+        train_result result;
+        rc = train_run(&opt, &result);
+    }
+    if (rc < 0) fprintf(stderr, "finetune: error: %s\n", pl_last_error());
+    ig_graph_free(g);
+    cfg_destroy(&cfg);
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+/* search.c: the search stage. Reads the baseline and the graphs artifact
+ * (seed candidates), evolves replacements for the most inefficient
+ * operators one after another (pipeline/search/search.h), and writes the
+ * search artifact (gos.search) with the adapted model. Prints a line per
+ * operator searched and a summary.
+ *
+ *   search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5 [--checkpoint PATH]
+ *          [--stop-after N]
+ *
+ * The state is checkpointed after every generation and every operator (by
+ * default to SEARCH.h5 with ".ckpt.h5" for ".h5"); a run that finds a
+ * checkpoint of the same config resumes from it and ends with the same
+ * artifact as an uninterrupted run; the checkpoint is removed once the
+ * artifact is written. --stop-after N stops after N checkpoints (tests).
+ * Exit status: 0 done (or stopped as asked), 1 error, 2 usage. */
+#include "cfg.h"
+#include "ds_experiment.h"
+#include "h5io.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+#include "pl_threads.h"
+#include "search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: search EXPERIMENT.cfg SEARCH.h5 BASELINE.h5 GRAPHS.h5 "
+                    "[--checkpoint PATH] [--stop-after N]\n");
+    return 2;
+}
+
+static int read_baseline(const char *path, ig_graph **g, int *input_node, int *logits_node)
+{
+    h5io_reader r;
+    PL_TRY(h5io_open(&r, path, "gos.baseline"));
+    int64_t in = -1, logits = -1;
+    int rc = h5io_read_attr_i64(&r, "/data", "input_node", &in);
+    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, "/data", "logits_node", &logits);
+    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
+    h5io_close(&r);
+    *input_node = (int)in;
+    *logits_node = (int)logits;
+    if (rc == PL_OK && (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes))
+        PL_FAIL(PL_ERR_SCHEMA, "%s: /data: input or logits node out of range", path);
+    return rc;
+}
+
+/* The quick fit's images (as graphgen takes them) and the validation
+ * subset with its labels, at the model's input size. */
+typedef struct {
+    float   *sample, *val;
+    int32_t *labels;
+    int      n_sample, n_val;
+} stage_data;
+
+static int load_data(const cfg_experiment *e, stage_data *s)
+{
+    ds_experiment x;
+    PL_TRY(ds_experiment_load(&x, e, 64));
+    size_t size = (size_t)x.src_c * x.in_h * x.in_w;
+    s->n_sample = e->graphgen.sample_images < x.train.n ? e->graphgen.sample_images : x.train.n;
+    s->n_val = e->search.validation_images < x.val.n ? e->search.validation_images : x.val.n;
+    if (s->n_val < 1) {
+        ds_experiment_free(&x);
+        PL_FAIL(PL_ERR_CONFIG, "search: data.validation_images is 0: the search measures "
+                "accuracy on held-out validation images");
+    }
+    int32_t *order = pl_xmalloc((size_t)x.train.n * sizeof *order);
+    ds_epoch_order(order, x.train.n, (uint64_t)e->seed, 0);
+    s->sample = pl_xmalloc((size_t)s->n_sample * size * sizeof(float));
+    s->val = pl_xmalloc((size_t)s->n_val * size * sizeof(float));
+    s->labels = pl_xmalloc((size_t)s->n_val * sizeof(int32_t));
+    for (int start = 0; start < s->n_sample; start += 64) {
+        int b = s->n_sample - start < 64 ? s->n_sample - start : 64;
+        ds_experiment_batch(&x, &x.train, order + start, b, 0, 0, 0, s->sample + start * size,
+                            NULL);
+    }
+    int32_t idx[64];
+    for (int start = 0; start < s->n_val; start += 64) {
+        int b = s->n_val - start < 64 ? s->n_val - start : 64;
+        for (int j = 0; j < b; j++) idx[j] = start + j;
+        ds_experiment_batch(&x, &x.val, idx, b, 0, 0, 0, s->val + start * size,
+                            s->labels + start);
+    }
+    pl_free(order);
+    ds_experiment_free(&x);
+    return PL_OK;
+}
+
+static int options_from(const cfg_experiment *e, search_options *o, dev_provenance *latency)
+{
+    memset(o, 0, sizeof *o);
+    const cfg_search *c = &e->search;
+    o->epsilon = c->epsilon;
+    o->operators = c->operators;
+    o->population = c->population;
+    o->generations = c->generations;
+    o->crossover_rate = c->crossover_rate;
+    o->scratch_share = c->scratch_share;
+    o->choose_knee = strcmp(c->choice, "knee") == 0;
+    o->min_gain = c->min_gain;
+    o->min_nodes = e->graphgen.min_nodes;
+    o->max_nodes = e->graphgen.max_nodes;
+    PL_TRY(gen_iset_find(e->graphgen.instruction_set, &o->iset));
+    o->fit = (gen_fit_options){.steps = e->graphgen.fit_steps, .batch = e->graphgen.fit_batch,
+                               .lr = e->graphgen.fit_lr, .holdout = e->graphgen.fit_holdout};
+    o->device_kind = dev_kind_of(&e->device);
+    if (o->device_kind == DEV_REMOTE)
+        PL_FAIL(PL_ERR_CONFIG, "device %s: the search cannot time candidates on a remote device "
+                "yet; use kind \"predicted\" (its latency model) or \"measured\" here",
+                e->device.name);
+    int complete = dev_model_from_config(&o->latency_model, &e->device);
+    if (o->device_kind == DEV_PREDICTED && !complete)
+        PL_FAIL(PL_ERR_CONFIG, "device %s: incomplete latency model", e->device.name);
+    o->timing = dev_timing_from_config(&e->device, 1); /* candidates timed alone */
+    o->batch = e->device.batch;
+    o->seed = (uint64_t)e->seed;
+    pl_threads_set(e->threads);
+    o->threads = o->device_kind == DEV_PREDICTED ? pl_threads_get() : 1;
+    pl_threads_set(1);
+    o->progress = isatty(STDERR_FILENO) && !getenv("CI");
+    if (o->device_kind == DEV_PREDICTED)
+        dev_provenance_init(latency, &e->device, NULL, &o->latency_model);
+    else
+        dev_provenance_init(latency, &e->device, &o->timing, NULL);
+    return PL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) return usage();
+    const char *cfg_path = argv[1], *out = argv[2], *baseline = argv[3], *graphs = argv[4];
+    const char *checkpoint = NULL;
+    int stop_after = 0;
+    for (int i = 5; i < argc; i++) {
+        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
+            checkpoint = argv[++i];
+        } else if (strcmp(argv[i], "--stop-after") == 0 && i + 1 < argc) {
+            char *end;
+            stop_after = (int)strtol(argv[++i], &end, 10);
+            if (*end || stop_after <= 0) return usage();
+        } else {
+            return usage();
+        }
+    }
+    char default_checkpoint[1100];
+    if (!checkpoint) {
+        size_t n = strlen(out);
+        if (n > 3 && strcmp(out + n - 3, ".h5") == 0)
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%.*s.ckpt.h5", (int)(n - 3),
+                     out);
+        else
+            snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", out);
+        checkpoint = default_checkpoint;
+    }
+    char *fingerprint = NULL;
+    h5io_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    h5io_now_iso8601(prov.start_time, sizeof prov.start_time);
+    cfg_experiment cfg;
+    ig_graph *g = NULL;
+    int input_node = -1, logits_node = -1;
+    stage_data data;
+    memset(&data, 0, sizeof data);
+    graphgen_result seeds;
+    memset(&seeds, 0, sizeof seeds);
+    search_result result;
+    memset(&result, 0, sizeof result);
+    search_options o;
+    dev_provenance latency;
+    int rc = cfg_load(&cfg, cfg_path);
+    if (rc == PL_OK) rc = options_from(&cfg, &o, &latency);
+    if (rc == PL_OK) rc = cfg_fingerprint(&cfg, "search", &fingerprint);
+    o.checkpoint_path = checkpoint;
+    o.fingerprint = fingerprint;
+    o.stop_after = stop_after;
+    /* Measured latencies: the cache beside the artifact (the store), shared
+     * by every experiment and sweep variant using it. */
+    lat_cache *cache = NULL;
+    char cache_path[1100];
+    if (rc == PL_OK && o.device_kind == DEV_MEASURED) {
+        snprintf(cache_path, sizeof cache_path, "%s", out);
+        char *slash = strrchr(cache_path, '/');
+        snprintf(slash ? slash + 1 : cache_path,
+                 sizeof cache_path - (size_t)(slash ? slash + 1 - cache_path : 0),
+                 "latency-cache.h5");
+        rc = lat_cache_open(&cache, cache_path);
+        if (rc == PL_OK) lat_cache_set_provenance(cache, cfg.name);
+        o.latency_cache = cache;
+        o.latency_prov = latency;
+    }
+    if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node, &logits_node);
+    if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
+    if (rc == PL_OK) rc = load_data(&cfg, &data);
+    if (rc == PL_OK) {
+        search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val};
+        rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
+    }
+    if (cache && rc == PL_OK) rc = lat_cache_save(cache);
+    lat_cache_close(cache);
+    int stopped = rc == PL_OK && result.stopped;
+    if (stopped) printf("search: stopped as asked; the checkpoint %s resumes it\n", checkpoint);
+    if (rc == PL_OK && !stopped) {
+        snprintf(prov.stage, sizeof prov.stage, "search");
+        snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg.name);
+        prov.config_text = cfg.resolved_text;
+        prov.seed = cfg.seed;
+        rc = search_write(out, &prov, &latency, &o, data.n_val, result.input_node,
+                          result.logits_node, &result);
+    }
+    if (rc == PL_OK && !stopped) {
+        remove(checkpoint);
+        int replaced = 0;
+        for (int s = 0; s < result.n_steps; s++) replaced += result.steps[s].replaced;
+        printf("search: %s: %d of %d operators searched were replaced; operators' latency "
+               "%.4g -> %.4g ms (%s on %s, %.2fx); validation accuracy %.2f%% baseline, "
+               "epsilon %.3g points; %ld evaluations, %ld cached\n",
+               cfg.name, replaced, result.n_steps, result.base_latency_ms,
+               result.final_latency_ms, latency.kind, cfg.device.name,
+               result.final_latency_ms > 0 ? result.base_latency_ms / result.final_latency_ms : 0.0,
+               100 * result.base_accuracy, o.epsilon, result.evaluations, result.cache_hits);
+    }
+    if (rc < 0) fprintf(stderr, "search: error: %s\n", pl_last_error());
+    search_free(&result);
+    graphgen_free(&seeds);
+    pl_free(data.sample);
+    pl_free(data.val);
+    pl_free(data.labels);
+    ig_graph_free(g);
+    free(fingerprint);
+    cfg_destroy(&cfg);
+    return rc < 0 ? 1 : 0;
+}

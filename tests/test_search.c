@@ -1,0 +1,186 @@
+/* test_search.c: the search (pipeline/search/search.c) on a small
+ * ResNet18 with random weights whose validation labels are its own
+ * predictions, so the baseline is 100% accurate and the epsilon constraint
+ * bites: every replacement is feasible (accuracy within epsilon), faster
+ * than the original on the predicted device, and recorded; every
+ * generation's population is recorded; the adapted model is valid and its
+ * accuracy is the last step's; the run is deterministic; with epsilon 0 no
+ * candidate that changes a prediction can win. Stopped after every single
+ * checkpoint and resumed each time, the search ends exactly as an
+ * uninterrupted one; a checkpoint of another configuration is refused. */
+#include "check.h"
+#include "models.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+#include "pl_threads.h"
+#include "search.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { SIZE = 12, N_VAL = 48, N_SAMPLE = 32 };
+
+static void options(search_options *o, double epsilon)
+{
+    memset(o, 0, sizeof *o);
+    o->epsilon = epsilon;
+    o->operators = 2;
+    o->population = 6;
+    o->generations = 2;
+    o->crossover_rate = 0.3;
+    o->scratch_share = 0.2;
+    o->min_nodes = 1;
+    o->max_nodes = 4;
+    CHECK(gen_iset_find("full", &o->iset) == PL_OK, "iset");
+    o->fit = (gen_fit_options){.steps = 30, .batch = 8, .lr = 0.01, .holdout = 0.25};
+    o->device_kind = DEV_PREDICTED;
+    o->latency_model = (dev_model){.cores = 4, .freq_ghz = 1.2, .simd_lanes = 2, .fma_units = 1,
+                                   .dram_gbs = 2.2, .cache_kb = 512, .cache_gbs = 9.6,
+                                   .overhead_us = 15, .eff = {0.45, 0.35, 0.12, 0.2, 0.1, 0.1},
+                                   .eff_bandwidth = 0.7};
+    o->batch = 1;
+    o->seed = 9;
+    o->threads = 2;
+}
+
+int main(void)
+{
+    pl_threads_set(1);
+    lcg_seed(5);
+    ig_graph *g = ig_graph_alloc();
+    model_spec spec = {.name = "resnet18_small", .in_c = 1, .in_h = SIZE, .in_w = SIZE,
+                       .classes = 10, .width = 0.125f};
+    model_nodes nodes;
+    int rc = model_build(g, &spec, &nodes);
+    if (rc == PL_OK) rc = ig_graph_finalize(g);
+    CHECK(rc == PL_OK, "model: %s", pl_last_error());
+    if (rc != PL_OK) return check_summary("test_search");
+    ig_graph_init_params(g, 4);
+    float *val = pl_xmalloc(N_VAL * SIZE * SIZE * sizeof(float));
+    float *sample = pl_xmalloc(N_SAMPLE * SIZE * SIZE * sizeof(float));
+    int32_t labels[N_VAL];
+    for (int i = 0; i < N_VAL * SIZE * SIZE; i++) val[i] = lcg_uniform();
+    for (int i = 0; i < N_SAMPLE * SIZE * SIZE; i++) sample[i] = lcg_uniform();
+    /* Labels: the model's own predictions (accuracy 1 by construction). */
+    CHECK(ig_graph_plan(g, N_VAL) == PL_OK && ig_set_training(g, 0) == PL_OK, "plan");
+    memcpy(ig_value(g, nodes.input), val, sizeof(float) * N_VAL * SIZE * SIZE);
+    for (int i = 0; i <= nodes.logits; i++)
+        if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
+    for (int n = 0; n < N_VAL; n++) {
+        const float *z = ig_value(g, nodes.logits) + n * 10;
+        labels[n] = 0;
+        for (int c = 1; c < 10; c++)
+            if (z[c] > z[labels[n]]) labels[n] = c;
+    }
+    search_data data = {sample, N_SAMPLE, val, labels, N_VAL};
+    search_options o;
+    options(&o, 20.0);
+    search_result r, again;
+    rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &r);
+    CHECK(rc == PL_OK, "search: %s", pl_last_error());
+    if (rc == PL_OK) {
+        CHECK(r.base_accuracy == 1.0, "baseline accuracy %g", r.base_accuracy);
+        int replaced = 0;
+        for (int s = 0; s < r.n_steps; s++) {
+            const search_step *st = &r.steps[s];
+            replaced += st->replaced;
+            if (st->replaced)
+                CHECK(st->latency_after_ms < st->latency_before_ms &&
+                          st->accuracy >= r.base_accuracy - 0.2 - 1e-12,
+                      "step %d (%s): %g -> %g ms, accuracy %g", s, st->name,
+                      st->latency_before_ms, st->latency_after_ms, st->accuracy);
+            CHECK(st->evaluations > 0, "step %d evaluated candidates", s);
+        }
+        CHECK(replaced <= o.operators && (replaced == o.operators || r.n_steps == g->n_operators),
+              "stops after %d replacements (%d steps)", replaced, r.n_steps);
+        CHECK(r.n_records == r.n_steps * (o.generations + 1) * o.population ||
+                  r.n_records < r.n_steps * (o.generations + 1) * o.population,
+              "records %d", r.n_records);
+        CHECK(r.final_latency_ms <= r.base_latency_ms, "latency %g -> %g ms", r.base_latency_ms,
+              r.final_latency_ms);
+        CHECK(r.model->n_operators == g->n_operators, "operators kept");
+        rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &again);
+        int same = rc == PL_OK && again.n_records == r.n_records &&
+                   again.final_latency_ms == r.final_latency_ms;
+        for (int i = 0; same && i < r.n_records; i++) {
+            const search_record *a = &again.records[i], *b = &r.records[i];
+            same = a->step == b->step && a->generation == b->generation && a->rank == b->rank &&
+                   a->latency_ms == b->latency_ms && a->accuracy == b->accuracy &&
+                   a->params == b->params && a->struct_hash == b->struct_hash;
+        }
+        CHECK(same, "deterministic");
+        if (rc == PL_OK) search_free(&again);
+        search_free(&r);
+    }
+    /* Resume: stopped after each checkpoint, restarted, until done. */
+    {
+        char path[128];
+        snprintf(path, sizeof path, "/tmp/gos_test_search.%d.ckpt.h5", (int)getpid());
+        remove(path);
+        search_result whole, parts;
+        options(&o, 20.0);
+        CHECK(search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &whole) == PL_OK,
+              "uninterrupted: %s", pl_last_error());
+        o.checkpoint_path = path;
+        o.fingerprint = "fingerprint A";
+        o.stop_after = 1;
+        int runs = 0;
+        memset(&parts, 0, sizeof parts);
+        do {
+            if (runs) search_free(&parts);
+            rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+            runs++;
+        } while (rc == PL_OK && parts.stopped && runs < 100);
+        CHECK(rc == PL_OK && !parts.stopped && runs > 3, "resumed %d times: %s", runs,
+              rc < 0 ? pl_last_error() : "ok");
+        int same = rc == PL_OK && parts.n_records == whole.n_records &&
+                   parts.n_steps == whole.n_steps &&
+                   parts.final_latency_ms == whole.final_latency_ms &&
+                   parts.evaluations == whole.evaluations && parts.cache_hits == whole.cache_hits &&
+                   parts.model->param_size == whole.model->param_size;
+        for (int i = 0; same && i < whole.n_records; i++)
+            same = parts.records[i].struct_hash == whole.records[i].struct_hash &&
+                   parts.records[i].latency_ms == whole.records[i].latency_ms &&
+                   parts.records[i].accuracy == whole.records[i].accuracy &&
+                   parts.records[i].rank == whole.records[i].rank;
+        for (int s = 0; same && s < whole.n_steps; s++)
+            same = parts.steps[s].replaced == whole.steps[s].replaced &&
+                   parts.steps[s].latency_after_ms == whole.steps[s].latency_after_ms &&
+                   gen_struct_hash(&parts.steps[s].chosen) == gen_struct_hash(&whole.steps[s].chosen);
+        if (same)
+            same = memcmp(parts.model->param, whole.model->param,
+                          whole.model->param_size * sizeof(float)) == 0;
+        CHECK(same, "a search resumed after every checkpoint equals an uninterrupted one");
+        if (rc == PL_OK) search_free(&parts);
+        search_free(&whole);
+        /* A checkpoint of another configuration is refused, by name. */
+        o.stop_after = 1;
+        rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+        if (rc == PL_OK) search_free(&parts);
+        o.fingerprint = "fingerprint B";
+        o.stop_after = 0;
+        rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &parts);
+        CHECK(rc == PL_ERR_SCHEMA && strstr(pl_last_error(), path) &&
+                  strstr(pl_last_error(), "another configuration"),
+              "foreign checkpoint: %s", pl_last_error());
+        remove(path);
+    }
+
+    options(&o, 0.0);
+    o.operators = 1;
+    rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &r);
+    CHECK(rc == PL_OK, "search eps 0: %s", pl_last_error());
+    if (rc == PL_OK) {
+        for (int s = 0; s < r.n_steps; s++)
+            if (r.steps[s].replaced)
+                CHECK(r.steps[s].accuracy == 1.0, "epsilon 0 keeps every prediction");
+        search_free(&r);
+    }
+    pl_free(val);
+    pl_free(sample);
+    ig_graph_free(g);
+    return check_summary("test_search");
+}
