@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "ds_experiment.h"
 #include "h5io.h"
+#include "pl_args.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 #include "pl_threads.h"
@@ -134,29 +135,10 @@ int main(int argc, char **argv)
 {
     if (argc < 5) return usage();
     const char *cfg_path = argv[1], *out = argv[2], *baseline = argv[3], *graphs = argv[4];
-    const char *checkpoint = NULL;
-    int stop_after = 0;
-    for (int i = 5; i < argc; i++) {
-        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
-            checkpoint = argv[++i];
-        } else if (strcmp(argv[i], "--stop-after") == 0 && i + 1 < argc) {
-            char *end;
-            stop_after = (int)strtol(argv[++i], &end, 10);
-            if (*end || stop_after <= 0) return usage();
-        } else {
-            return usage();
-        }
-    }
-    char default_checkpoint[1100];
-    if (!checkpoint) {
-        size_t n = strlen(out);
-        if (n > 3 && strcmp(out + n - 3, ".h5") == 0)
-            snprintf(default_checkpoint, sizeof default_checkpoint, "%.*s.ckpt.h5", (int)(n - 3),
-                     out);
-        else
-            snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", out);
-        checkpoint = default_checkpoint;
-    }
+    pl_resume_args resume;
+    if (pl_parse_resume_args(argc, argv, 5, "--stop-after", out, &resume) < 0) return usage();
+    const char *checkpoint = resume.path;
+    int stop_after = resume.stop_after;
     char *fingerprint = NULL;
     h5io_provenance prov;
     memset(&prov, 0, sizeof prov);

@@ -7,6 +7,7 @@
  * The checkpoint defaults to BASELINE.h5 with ".ckpt" before the extension.
  * Exit status: 0 done (or stopped as asked), 1 error, 2 usage. */
 #include "cfg.h"
+#include "pl_args.h"
 #include "pl_err.h"
 #include "trainer.h"
 
@@ -25,29 +26,12 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) return usage();
-    const char *cfg_path = argv[1], *artifact = argv[2], *checkpoint = NULL;
-    int stop_after = 0;
-    for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
-            checkpoint = argv[++i];
-        } else if (strcmp(argv[i], "--stop-after-epoch") == 0 && i + 1 < argc) {
-            char *end;
-            stop_after = (int)strtol(argv[++i], &end, 10);
-            if (*end || stop_after <= 0) return usage();
-        } else {
-            return usage();
-        }
-    }
-    char default_checkpoint[1100];
-    if (!checkpoint) {
-        size_t n = strlen(artifact);
-        if (n > 3 && strcmp(artifact + n - 3, ".h5") == 0)
-            snprintf(default_checkpoint, sizeof default_checkpoint, "%.*s.ckpt.h5", (int)(n - 3),
-                     artifact);
-        else
-            snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", artifact);
-        checkpoint = default_checkpoint;
-    }
+    const char *cfg_path = argv[1], *artifact = argv[2];
+    pl_resume_args resume;
+    if (pl_parse_resume_args(argc, argv, 3, "--stop-after-epoch", artifact, &resume) < 0)
+        return usage();
+    const char *checkpoint = resume.path;
+    int stop_after = resume.stop_after;
 
     cfg_experiment cfg;
     if (cfg_load(&cfg, cfg_path) < 0) {
