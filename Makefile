@@ -4,6 +4,8 @@
 #   make experiment=NAME   install missing Debian packages, build, and run the
 #                   stale stages of experiments/NAME.cfg into results/NAME/
 #   make sweep sweep=NAME  the same for every variant of experiments/sweeps/NAME.cfg
+#   make tables     tables (results/tables/) and plots (results/plots/) of every
+#                   experiment under results/
 #   make            build everything into build/ (build/san/ with SAN=1)
 #   make check      install missing Debian packages, build, run every test
 #   make bench      run the kernel benchmarks (prints GFLOP/s and ratios)
@@ -40,6 +42,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS  := -std=c11 $(OPT) $(ARCH) -g -fopenmp -D_GNU_SOURCE $(WARN) \
            -Ipipeline/core -Ipipeline/nn -Ipipeline/graph -Ipipeline/train \
            -Ipipeline/config -Ipipeline/io -Ipipeline/data -Ipipeline/models -Ipipeline/device -Ipipeline/profile -Ipipeline/gen -Ipipeline/graphgen -Ipipeline/search \
+           -Ipipeline/report \
            $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lz -lm
 LDFLAGS := -fopenmp -Wl,-rpath,$(OPENBLAS_OMP)
@@ -68,7 +71,7 @@ ifdef experiment
 endif
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check bench clean run-experiment sweep clean-results
+.PHONY: all deps check bench clean run-experiment sweep clean-results tables
 
 all: $(LIB) $(STAGES) $(TESTS) $(BENCHES)
 
@@ -162,6 +165,16 @@ sweep: deps
 	  $(MAKE) --no-print-directory -f mk/dag.mk CFG=experiments/$$v.cfg OUT=$(RESULTS)/$$v \
 	    BUILD=$(BUILD) STORE=$(STORE) || exit 1; \
 	done
+
+# ---- tables and plots --------------------------------------------------------
+# `make tables` reads every $(RESULTS)/NAME/{validate,search,graphs}.h5 and
+# writes $(RESULTS)/tables/{models,sparsity,replacements}.{md,csv,tex} and,
+# with gnuplot (scripts/install-deps.sh --plots installs gnuplot-nox as root;
+# otherwise the plots are skipped with a note), $(RESULTS)/plots/*.png.
+tables: deps
+	@scripts/install-deps.sh --plots || echo "tables: gnuplot-nox not installed: tables only"
+	@$(MAKE) --no-print-directory $(BUILD)/report
+	@$(BUILD)/report $(RESULTS)
 
 # ---- cross build for aarch64 -------------------------------------------------
 # `make cross` builds $(BUILD)/aarch64/gos_bench_graph for a 64-bit ARM device

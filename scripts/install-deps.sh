@@ -1,12 +1,13 @@
 #!/bin/sh
 # install-deps.sh: installs the Debian packages gos needs when any is missing:
 # with apt-get when run as root, otherwise it prints the exact command to run.
-# Usage: scripts/install-deps.sh [--torch] [--cross]   (--torch adds
+# Usage: scripts/install-deps.sh [--torch] [--cross] [--plots]   (--torch adds
 # python3-torch, python3-torchvision and python3-h5py, needed only to
 # regenerate test fixtures, for torch benches and for make check-torch;
 # --cross adds the aarch64 cross compiler, qemu-user and the arm64 runtime
 # libraries of `make cross`, through Debian multiarch: it enables the arm64
-# architecture in dpkg first)
+# architecture in dpkg first; --plots adds gnuplot-nox, for the plots of
+# `make tables`)
 set -eu
 
 PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
@@ -18,7 +19,8 @@ for arg in "$@"; do
         # `make cross` compiles against the amd64 headers (both LP64).
         --cross) cross=1
                  PACKAGES="$PACKAGES gcc-aarch64-linux-gnu qemu-user libopenblas-openmp-dev:arm64 zlib1g-dev:arm64 libhdf5-103-1:arm64" ;;
-        *) echo "install-deps: unknown option $arg (use --torch, --cross)" >&2; exit 2 ;;
+        --plots) PACKAGES="$PACKAGES gnuplot-nox" ;;
+        *) echo "install-deps: unknown option $arg (use --torch, --cross, --plots)" >&2; exit 2 ;;
     esac
 done
 

@@ -1,0 +1,72 @@
+/* report.c: the tables and plots of every experiment in a results folder
+ * (`make tables`, issue 8).
+ *
+ *   build/report [RESULTS]        (default: results)
+ *
+ * Reads RESULTS/NAME/{validate,search,graphs}.h5 of every experiment folder
+ * (not store, tables, plots), any of which may be missing (noted), and writes
+ * RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex} and, when
+ * gnuplot is installed, the PNGs under RESULTS/plots/ (pipeline/report/report.h).
+ * Notes go to stderr; the files written to stdout. Exits 0 on success, 1 on
+ * an error (a corrupt artifact names its file), 2 on a usage error. */
+#include "h5io.h"
+#include "pl_err.h"
+#include "pl_mem.h"
+#include "report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: report [RESULTS]\n"
+                 "Writes RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex} and, with\n"
+                 "gnuplot (or $GOS_GNUPLOT; GOS_GNUPLOT=none skips), RESULTS/plots/*.png from\n"
+                 "every RESULTS/NAME/{validate,search,graphs}.h5. RESULTS defaults to results.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    const char *results = argc == 2 ? argv[1] : "results";
+    rp_results r;
+    int rc = rp_scan(results, stderr, &r);
+    size_t n = strlen(results) + 16;
+    char *tables = pl_xmalloc(n), *plots = pl_xmalloc(n);
+    snprintf(tables, n, "%s/tables", results);
+    snprintf(plots, n, "%s/plots", results);
+    if (rc == PL_OK) {
+        if (r.n == 0) fprintf(stderr, "report: no experiments under %s\n", results);
+        rc = rp_write_tables(&r, tables);
+    }
+    if (rc == PL_OK) {
+        int with_validate = 0, with_search = 0, with_graphs = 0;
+        for (int i = 0; i < r.n; i++) {
+            with_validate += r.exps[i].validate != NULL;
+            with_search += r.exps[i].search != NULL;
+            with_graphs += r.exps[i].graphs != NULL;
+        }
+        printf("report: %d experiment%s: %s/{models,sparsity,replacements}.{md,csv,tex} "
+               "(%d validated, %d searched, %d with a sparsity study)\n", r.n,
+               r.n == 1 ? "" : "s", tables, with_validate, with_search, with_graphs);
+        int skipped = 0;
+        rc = rp_write_plots(&r, plots, stderr, &skipped);
+        if (rc == PL_OK && skipped)
+            fprintf(stderr, "report: gnuplot is not installed: no plots (Debian's gnuplot-nox; "
+                            "`make tables` installs it as root)\n");
+        else if (rc == PL_OK)
+            printf("report: plots in %s/\n", plots);
+    }
+    if (rc < 0) fprintf(stderr, "report: error: %s\n", pl_last_error());
+    rp_results_free(&r);
+    pl_free(tables);
+    pl_free(plots);
+    return rc < 0 ? 1 : 0;
+}

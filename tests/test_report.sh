@@ -1,0 +1,114 @@
+#!/bin/sh
+# test_report.sh: build/report (`make tables`) on the tiny experiment, run
+# end to end into a private results folder and store:
+#   the nine table files exist, none left as a temporary; models.md holds
+#   tiny's row with the speedup and the latencies the validate stage printed,
+#   and says measured; the CSVs have their header and one row for tiny
+#   (replacements: one per searched operator, as in search.h5); the chosen
+#   DAG reads like "conv2d(3x3,s1)>..."; the sparsity table says predicted;
+#   an empty folder is skipped with a note, one with only graphs.h5 is noted
+#   and in the sparsity table only; the plots are written when gnuplot is
+#   installed, skipped with a note when not (GOS_GNUPLOT=none); a failing
+#   gnuplot is an error naming its script; a truncated validate.h5 makes the
+#   report fail naming the file.
+# Run from the repository root (make check sets GOS_BUILD, the build folder,
+# and GOS_MAKE_ARGS, e.g. SAN=1). Prints "test_report: N passed, N failed".
+set -u
+build=${GOS_BUILD:-build}
+make_args=${GOS_MAKE_ARGS:-}
+tmp=$(mktemp -d /tmp/gos_test_report.XXXXXX)
+res="$tmp/results"
+passed=0
+failed=0
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+
+check() { # check DESCRIPTION CONDITION...
+    what=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL test_report: $what" >&2
+        sed 's/^/    | /' "$tmp/out" >&2
+    fi
+}
+
+make --no-print-directory $make_args experiment=tiny RESULTS="$res" STORE="$tmp/store" \
+    > "$tmp/make.out" 2>&1
+rc=$?
+cp "$tmp/make.out" "$tmp/out"
+check "make experiment=tiny succeeds" test $rc -eq 0
+check "make builds build/report" test -x "$build/report"
+# "validate: tiny on host (measured): latency A -> B ms (S.SSx), ..."
+line=$(grep '^validate: tiny on host (measured): latency' "$tmp/make.out")
+speedup=$(echo "$line" | sed -n 's/.* ms (\([0-9.]*x\)).*/\1/p')
+lat_a=$(echo "$line" | sed -n 's/.*: latency \([0-9.e+-]*\) -> .*/\1/p')
+lat_b=$(echo "$line" | sed -n 's/.* -> \([0-9.e+-]*\) ms .*/\1/p')
+check "the validate stage printed its line" test -n "$speedup" -a -n "$lat_a" -a -n "$lat_b"
+
+mkdir -p "$res/empty" "$res/only_graphs"
+cp "$res/tiny/graphs.h5" "$res/only_graphs/graphs.h5"
+GOS_GNUPLOT=none "$build/report" "$res" > "$tmp/out" 2>&1
+check "report succeeds" test $? -eq 0
+t="$res/tables"
+all=1
+for n in models sparsity replacements; do
+    for e in md csv tex; do test -s "$t/$n.$e" || all=0; done
+done
+check "the nine table files exist" test $all = 1
+check "no temporary file is left" sh -c "! ls $t | grep -q tmp"
+check "an empty folder is skipped with a note" grep -q "skipping $res/empty: no validate.h5, search.h5 or graphs.h5" "$tmp/out"
+check "a folder with only graphs.h5 is noted" grep -q "$res/only_graphs: no validate.h5, search.h5" "$tmp/out"
+check "without gnuplot the plots are skipped with a note" grep -q "gnuplot is not installed: no plots" "$tmp/out"
+cp "$t/models.md" "$tmp/out"
+check "models.md has tiny's row" grep -q '^| tiny | convnet | host | measured | ' "$t/models.md"
+check "models.md has the speedup the validate stage printed ($speedup)" grep -qF "| $speedup |" "$t/models.md"
+check "models.md has the latencies it printed ($lat_a, $lat_b)" grep -qF "| $lat_a | $lat_b |" "$t/models.md"
+check "models.md's latency columns say measured" grep -qF "original latency (ms, measured)" "$t/models.md"
+check "models.md has the average and minimum speedup" grep -q "average $speedup, minimum $speedup (tiny)" "$t/models.md"
+check "models.md is a GitHub table" grep -q '^|---|---|' "$t/models.md"
+cp "$t/models.csv" "$tmp/out"
+check "models.csv has its header and one row" test "$(wc -l < "$t/models.csv")" = 2
+check "models.csv's header" grep -q '^experiment,model,device,latency_kind,original_latency_ms_measured,adapted_latency_ms_measured,speedup,' "$t/models.csv"
+check "models.csv's row is tiny's" grep -q '^tiny,convnet,host,measured,' "$t/models.csv"
+speed_csv=$(sed -n '2p' "$t/models.csv" | cut -d, -f7)
+check "models.csv's speedup rounds to the printed one" test "$(printf '%.2fx' "$speed_csv")" = "$speedup"
+cp "$t/models.tex" "$tmp/out"
+check "models.tex is a tabular with hlines" sh -c "grep -q '^.begin{tabular}' $t/models.tex && grep -q '^.hline' $t/models.tex && grep -q '^tiny & convnet' $t/models.tex"
+steps=$(h5dump -d /steps/names "$res/tiny/search.h5" | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p')
+cp "$t/replacements.csv" "$tmp/out"
+check "replacements.csv has one row per searched operator ($steps)" test "$(grep -c '^tiny,' "$t/replacements.csv")" = "$steps"
+check "replacements.csv's latency columns say measured" grep -q '^experiment,operator,latency_kind,replaced,latency_before_ms_measured,latency_after_ms_measured,' "$t/replacements.csv"
+check "the chosen DAGs read like conv2d(3x3,s1)>..." grep -q '| conv2d([0-9]x[0-9],s[0-9])>' "$t/replacements.md"
+cp "$t/sparsity.md" "$tmp/out"
+check "the sparsity table says predicted" grep -q "median latency ratio (predicted)" "$t/sparsity.md"
+check "the sparsity table has tiny and only_graphs" sh -c "grep -q '^| tiny | ' $t/sparsity.md && grep -q '^| only_graphs | ' $t/sparsity.md"
+check "only_graphs is in no other table" sh -c "! grep -q only_graphs $t/models.md $t/replacements.md"
+
+if command -v gnuplot > /dev/null 2>&1; then
+    "$build/report" "$res" > "$tmp/out" 2>&1
+    check "with gnuplot the report succeeds" test $? -eq 0
+    check "the plots are PNGs" sh -c "for f in tiny-fronts tiny-operators sparsity; do file $res/plots/\$f.png 2>/dev/null | grep -q PNG || head -c 4 $res/plots/\$f.png | grep -q PNG || exit 1; done"
+    check "no temporary plot is left" sh -c "! ls $res/plots | grep -q tmp"
+else
+    echo "test_report: gnuplot not installed, plots not tested"
+fi
+GOS_GNUPLOT=false TMPDIR="$tmp" "$build/report" "$res" > "$tmp/out" 2>&1
+check "a failing gnuplot fails the report" test $? -ne 0
+check "and the error names the script" grep -q "gnuplot failed (exit status 1) on $tmp/gos_report.*/tiny-fronts.gp" "$tmp/out"
+
+# A corrupt artifact: a truncated copy of validate.h5 (a copy: the original
+# is a hard link into the store).
+mkdir -p "$tmp/bad/tiny"
+head -c 4000 "$res/tiny/validate.h5" > "$tmp/bad/tiny/validate.h5"
+GOS_GNUPLOT=none "$build/report" "$tmp/bad" > "$tmp/out" 2>&1
+check "a truncated validate.h5 fails the report" test $? -ne 0
+check "the error names the file" grep -q "report: error: $tmp/bad/tiny/validate.h5: " "$tmp/out"
+check "and writes no tables" test ! -e "$tmp/bad/tables/models.md"
+GOS_GNUPLOT=none "$build/report" "$tmp/nowhere" > "$tmp/out" 2>&1
+check "a missing results folder is an error naming it" sh -c "test $? -ne 0 && grep -q '$tmp/nowhere' $tmp/out"
+
+echo "test_report: $passed passed, $failed failed"
+[ "$failed" = 0 ]
