@@ -67,18 +67,8 @@ static int sample_images(const cfg_experiment *e, float **images, int *n)
 {
     ds_experiment x;
     PL_TRY(ds_experiment_load(&x, e, 64));
-    int count = e->graphgen.sample_images < x.train.n ? e->graphgen.sample_images : x.train.n;
-    int32_t *order = pl_xmalloc((size_t)x.train.n * sizeof *order);
-    ds_epoch_order(order, x.train.n, (uint64_t)e->seed, 0);
-    size_t size = (size_t)x.src_c * x.in_h * x.in_w;
-    *images = pl_xmalloc((size_t)count * size * sizeof(float));
-    for (int start = 0; start < count; start += 64) {
-        int b = count - start < 64 ? count - start : 64;
-        ds_experiment_batch(&x, &x.train, order + start, b, 0, 0, 0, *images + start * size,
-                            NULL);
-    }
-    *n = count;
-    pl_free(order);
+    *n = ds_experiment_take(&x, &x.train, e->graphgen.sample_images, 1, (uint64_t)e->seed,
+                            images, NULL);
     ds_experiment_free(&x);
     return PL_OK;
 }

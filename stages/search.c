@@ -62,32 +62,15 @@ static int load_data(const cfg_experiment *e, stage_data *s)
 {
     ds_experiment x;
     PL_TRY(ds_experiment_load(&x, e, 64));
-    size_t size = (size_t)x.src_c * x.in_h * x.in_w;
-    s->n_sample = e->graphgen.sample_images < x.train.n ? e->graphgen.sample_images : x.train.n;
-    s->n_val = e->search.validation_images < x.val.n ? e->search.validation_images : x.val.n;
-    if (s->n_val < 1) {
+    if (x.val.n < 1) {
         ds_experiment_free(&x);
         PL_FAIL(PL_ERR_CONFIG, "search: data.validation_images is 0: the search measures "
                 "accuracy on held-out validation images");
     }
-    int32_t *order = pl_xmalloc((size_t)x.train.n * sizeof *order);
-    ds_epoch_order(order, x.train.n, (uint64_t)e->seed, 0);
-    s->sample = pl_xmalloc((size_t)s->n_sample * size * sizeof(float));
-    s->val = pl_xmalloc((size_t)s->n_val * size * sizeof(float));
-    s->labels = pl_xmalloc((size_t)s->n_val * sizeof(int32_t));
-    for (int start = 0; start < s->n_sample; start += 64) {
-        int b = s->n_sample - start < 64 ? s->n_sample - start : 64;
-        ds_experiment_batch(&x, &x.train, order + start, b, 0, 0, 0, s->sample + start * size,
-                            NULL);
-    }
-    int32_t idx[64];
-    for (int start = 0; start < s->n_val; start += 64) {
-        int b = s->n_val - start < 64 ? s->n_val - start : 64;
-        for (int j = 0; j < b; j++) idx[j] = start + j;
-        ds_experiment_batch(&x, &x.val, idx, b, 0, 0, 0, s->val + start * size,
-                            s->labels + start);
-    }
-    pl_free(order);
+    s->n_sample = ds_experiment_take(&x, &x.train, e->graphgen.sample_images, 1,
+                                     (uint64_t)e->seed, &s->sample, NULL);
+    s->n_val = ds_experiment_take(&x, &x.val, e->search.validation_images, 0, 0, &s->val,
+                                  &s->labels);
     ds_experiment_free(&x);
     return PL_OK;
 }

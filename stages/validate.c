@@ -77,7 +77,7 @@ static int read_replaced(const char *path, char ***names, int64_t *count)
 }
 
 static int measure(const cfg_experiment *e, ig_graph *g, int input, int logits,
-                   const ds_experiment *x, figures *f)
+                   ds_experiment *x, figures *f)
 {
     const cfg_device *d = &e->device;
     f->params = (int64_t)ig_graph_param_count(g);
@@ -101,17 +101,10 @@ static int measure(const cfg_experiment *e, ig_graph *g, int input, int logits,
     }
     pl_free(nodes);
     PL_TRY(rc);
-    /* The test set, in batches, at the model's input size. */
-    size_t size = (size_t)x->src_c * x->in_h * x->in_w;
-    int n = x->test.n;
-    float *images = pl_xmalloc((size_t)n * size * sizeof(float));
-    int32_t *labels = pl_xmalloc((size_t)n * sizeof(int32_t)), idx[64];
-    for (int start = 0; start < n; start += 64) {
-        int b = n - start < 64 ? n - start : 64;
-        for (int j = 0; j < b; j++) idx[j] = start + j;
-        ds_experiment_batch((ds_experiment *)x, &x->test, idx, b, 0, 0, 0, images + start * size,
-                            labels + start);
-    }
+    /* The whole test set, at the model's input size. */
+    float *images;
+    int32_t *labels;
+    int n = ds_experiment_take(x, &x->test, x->test.n, 0, 0, &images, &labels);
     f->accuracy = search_accuracy(g, input, logits, images, labels, n);
     pl_free(images);
     pl_free(labels);

@@ -100,6 +100,27 @@ void ds_experiment_batch(ds_experiment *x, const ds_set *set, const int32_t *idx
         }
 }
 
+int ds_experiment_take(ds_experiment *x, const ds_set *set, int count, int shuffled,
+                       uint64_t seed, float **images, int32_t **labels)
+{
+    if (count > set->n) count = set->n;
+    int32_t *order = pl_xmalloc((size_t)(set->n > 0 ? set->n : 1) * sizeof *order);
+    if (shuffled)
+        ds_epoch_order(order, set->n, seed, 0);
+    else
+        for (int i = 0; i < set->n; i++) order[i] = i;
+    size_t size = (size_t)x->src_c * x->in_h * x->in_w;
+    *images = pl_xmalloc(((size_t)count * size + 1) * sizeof(float));
+    if (labels) *labels = pl_xmalloc(((size_t)count + 1) * sizeof(int32_t));
+    for (int start = 0; start < count; start += x->max_batch) {
+        int b = count - start < x->max_batch ? count - start : x->max_batch;
+        ds_experiment_batch(x, set, order + start, b, 0, 0, 0, *images + start * size,
+                            labels ? *labels + start : NULL);
+    }
+    pl_free(order);
+    return count;
+}
+
 void ds_experiment_free(ds_experiment *x)
 {
     if (!x) return;

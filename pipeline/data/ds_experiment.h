@@ -31,6 +31,13 @@ void ds_experiment_batch(ds_experiment *x, const ds_set *set, const int32_t *idx
                          int augment, uint64_t seed, int64_t step, float *input,
                          int32_t *labels);
 
+/* The first count (at most set->n) examples of set, unaugmented, at the
+ * model's input size: in the set's order, or, when shuffled, in the seeded
+ * order of epoch 0 (ds_epoch_order). *images (count, src_c, in_h, in_w) and
+ * *labels (count; NULL skips them) are pl_xmalloc'd. Returns the count. */
+int ds_experiment_take(ds_experiment *x, const ds_set *set, int count, int shuffled,
+                       uint64_t seed, float **images, int32_t **labels);
+
 void ds_experiment_free(ds_experiment *x);
 
 #endif
