@@ -110,6 +110,31 @@ static void rank_population(search_cand *pop, int n)
     pl_free(work);
 }
 
+/* The live line on a terminal: operator, generation, first-front size,
+ * feasible share, best feasible latency and an estimate of the step's
+ * remaining time from the generations so far. */
+static void show_progress(const search_state *st)
+{
+    const search_options *o = st->x.o;
+    int P = o->population, front = 0, feasible = 0;
+    double best = INFINITY;
+    for (int i = 0; i < P; i++) {
+        const search_cand *c = &st->pop[i];
+        front += c->fit.rank == 0;
+        if (c->fit.violation > 0) continue;
+        feasible++;
+        if (c->latency_ms < best) best = c->latency_ms;
+    }
+    double spent = st->step_seconds + (now_seconds() - st->step_started);
+    double eta = st->generation > 0 ? spent / (st->generation + 1) * (o->generations -
+                                                                     st->generation)
+                                    : 0.0;
+    fprintf(stderr, "\rsearch: %s: generation %d/%d, front %d, feasible %d/%d, best %.4g ms, "
+            "ETA %d:%02d ", st->x.op.name, st->generation, o->generations, front, feasible, P,
+            best, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
 /* Generation 0: the first population, evaluated and recorded. */
 static int first_generation(search_state *st, const graphgen_result *seeds)
 {
@@ -142,9 +167,7 @@ static int next_generation(search_state *st)
         rank_population(st->pop, P);
         st->generation++;
         record(st->r, st->r->n_steps - 1, st->generation, st->pop, P);
-        if (o->progress)
-            fprintf(stderr, "\rsearch: %s: generation %d/%d, %ld evaluations", st->x.op.name,
-                    st->generation, o->generations, st->x.evaluations);
+        if (o->progress) show_progress(st);
     }
     pl_free(all);
     pl_free(fit);
@@ -234,6 +257,7 @@ static int begin_step(search_state *st, const search_data *data, const search_op
     st->in_step = 1;
     st->generation = -1;
     st->step_seconds = 0;
+    st->step_started = now_seconds();
     search_step *s = new_step(st->r);
     snprintf(s->name, sizeof s->name, "%s", st->r->model->operators[target].name);
     s->latency_before_ms = s->latency_after_ms = st->ms[target];
@@ -249,7 +273,7 @@ static int begin_step(search_state *st, const search_data *data, const search_op
 
 /* Ends the step: picks the winner, splices it (refitted: deterministic) when
  * it is feasible and faster than the original, re-profiles. */
-static int finish_step(search_state *st, const search_options *o, double started)
+static int finish_step(search_state *st, const search_options *o)
 {
     search_result *r = st->r;
     search_step *s = &r->steps[r->n_steps - 1];
@@ -271,7 +295,7 @@ static int finish_step(search_state *st, const search_options *o, double started
     s->accuracy = s->replaced ? best->accuracy : r->base_accuracy;
     s->evaluations = (int32_t)x->evaluations;
     s->cache_hits = (int32_t)x->cache_hits;
-    s->seconds = st->step_seconds + now_seconds() - started;
+    s->seconds = st->step_seconds + now_seconds() - st->step_started;
     r->evaluations += x->evaluations;
     r->cache_hits += x->cache_hits;
     int rc = PL_OK;
@@ -309,11 +333,11 @@ static int finish_step(search_state *st, const search_options *o, double started
 }
 
 /* Writes the checkpoint; 1 when the caller asked to stop after it. */
-static int checkpoint(search_state *st, const search_options *o, double started)
+static int checkpoint(search_state *st, const search_options *o)
 {
     if (!o->checkpoint_path) return 0;
     double spent = st->step_seconds;
-    st->step_seconds += now_seconds() - started;
+    st->step_seconds += now_seconds() - st->step_started; /* as written */
     int rc = search_ckpt_write(o->checkpoint_path, o->fingerprint, st);
     st->step_seconds = spent;
     if (rc < 0) return rc;
@@ -356,10 +380,10 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
                 o->checkpoint_path, r->n_steps - st.in_step,
                 st.in_step ? ", one under way" : "");
         rc = st.in_step ? prepare_step(&st, data, o) : PL_OK;
+        st.step_started = now_seconds();
     }
     int stop = 0;
     while (rc == PL_OK && !stop) {
-        double started = now_seconds();
         if (!st.in_step) {
             if (st.replaced >= o->operators) break;
             int begun = begin_step(&st, data, o);
@@ -371,10 +395,10 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
         } else if (st.generation < o->generations) {
             rc = next_generation(&st);
         } else {
-            rc = finish_step(&st, o, started);
+            rc = finish_step(&st, o);
         }
         if (rc == PL_OK) {
-            int c = checkpoint(&st, o, started);
+            int c = checkpoint(&st, o);
             if (c < 0) rc = c;
             stop = c > 0;
         }

@@ -39,6 +39,7 @@ typedef struct {
     eval_ctx       x;           /* the current step's evaluation context     */
     gsl_rng       *rng[RNG_COUNT];
     double         step_seconds;/* spent on the step before this process     */
+    double         step_started;/* monotonic clock when this process took it  */
     int            checkpoints; /* written by this process                   */
 } search_state;
 
