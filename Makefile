@@ -171,6 +171,17 @@ sweep: deps
 # writes $(RESULTS)/tables/{models,sparsity,replacements}.{md,csv,tex} and,
 # with gnuplot (scripts/install-deps.sh --plots installs gnuplot-nox as root;
 # otherwise the plots are skipped with a note), $(RESULTS)/plots/*.png.
+# The paper's grid (three models on three devices), the epsilon and
+# instruction-set sweeps (experiments/sweeps/), then every table and plot.
+PAPER_EXPERIMENTS := $(foreach m,resnet18 mobilenetv3 inceptionv3,$(foreach d,host rpi3 redmi7s,$(m)_$(d)))
+.PHONY: paper
+paper:
+	@for e in $(PAPER_EXPERIMENTS); do \
+	  $(MAKE) --no-print-directory experiment=$$e || exit 1; done
+	@$(MAKE) --no-print-directory sweep sweep=epsilon
+	@$(MAKE) --no-print-directory sweep sweep=isets
+	@$(MAKE) --no-print-directory tables
+
 tables: deps
 	@scripts/install-deps.sh --plots || echo "tables: gnuplot-nox not installed: tables only"
 	@$(MAKE) --no-print-directory $(BUILD)/report
