@@ -135,44 +135,62 @@ static void show_progress(const search_state *st)
     fflush(stderr);
 }
 
-/* Generation 0: the first population, evaluated and recorded. */
-static int first_generation(search_state *st, const graphgen_result *seeds)
-{
-    const search_options *o = st->x.o;
-    initial_population(&st->x, seeds, st->rng[RNG_INIT], st->pop);
-    PL_TRY(search_evaluate_batch(&st->x, st->pop, o->population));
-    rank_population(st->pop, o->population);
-    record(st->r, st->r->n_steps - 1, 0, st->pop, o->population);
-    st->generation = 0;
-    return PL_OK;
-}
-
-/* One generation: offspring, evaluation, elitist survival, record. */
-static int next_generation(search_state *st)
+/* The ask/tell seam: search_ask writes the next batch of candidates to
+ * evaluate (the first population, or P offspring of the current one), any
+ * evaluator fills in their results (here search_evaluate_batch; spreading
+ * it over machines changes nothing else), and search_tell folds them in
+ * (the first population becomes the population; offspring compete with it
+ * for survival) and records the generation. */
+static void search_ask(search_state *st, const graphgen_result *seeds, search_cand *batch)
 {
     const search_options *o = st->x.o;
     int P = o->population;
-    search_cand *all = pl_xmalloc((size_t)2 * P * sizeof *all);
-    nsga2_fitness *fit = pl_xmalloc((size_t)2 * P * sizeof *fit);
-    void *work = pl_xmalloc(nsga2_work_size(2 * P));
-    int *keep = pl_xmalloc((size_t)2 * P * sizeof(int));
-    memcpy(all, st->pop, (size_t)P * sizeof *all);
-    for (int i = 0; i < P; i++) fit[i] = all[i].fit;
-    offspring(&st->x, all, fit, st->rng[RNG_SELECT], st->rng[RNG_VARY], all + P);
-    int rc = search_evaluate_batch(&st->x, all + P, P);
-    if (rc == PL_OK) {
+    if (st->generation < 0) {
+        initial_population(&st->x, seeds, st->rng[RNG_INIT], batch);
+        return;
+    }
+    nsga2_fitness *fit = pl_xmalloc((size_t)P * sizeof *fit);
+    for (int i = 0; i < P; i++) fit[i] = st->pop[i].fit;
+    offspring(&st->x, st->pop, fit, st->rng[RNG_SELECT], st->rng[RNG_VARY], batch);
+    pl_free(fit);
+}
+
+static void search_tell(search_state *st, const search_cand *batch)
+{
+    const search_options *o = st->x.o;
+    int P = o->population;
+    if (st->generation < 0) {
+        memcpy(st->pop, batch, (size_t)P * sizeof *batch);
+    } else {
+        search_cand *all = pl_xmalloc((size_t)2 * P * sizeof *all);
+        nsga2_fitness *fit = pl_xmalloc((size_t)2 * P * sizeof *fit);
+        void *work = pl_xmalloc(nsga2_work_size(2 * P));
+        int *keep = pl_xmalloc((size_t)2 * P * sizeof(int));
+        memcpy(all, st->pop, (size_t)P * sizeof *all);
+        memcpy(all + P, batch, (size_t)P * sizeof *all);
         for (int i = 0; i < 2 * P; i++) fit[i] = all[i].fit;
         nsga2_survive(fit, 2 * P, 2, P, keep, work);
         for (int i = 0; i < P; i++) st->pop[i] = all[keep[i]];
-        rank_population(st->pop, P);
-        st->generation++;
-        record(st->r, st->r->n_steps - 1, st->generation, st->pop, P);
-        if (o->progress) show_progress(st);
+        pl_free(all);
+        pl_free(fit);
+        pl_free(work);
+        pl_free(keep);
     }
-    pl_free(all);
-    pl_free(fit);
-    pl_free(work);
-    pl_free(keep);
+    rank_population(st->pop, P);
+    st->generation++;
+    record(st->r, st->r->n_steps - 1, st->generation, st->pop, P);
+    if (o->progress) show_progress(st);
+}
+
+/* One round: ask, evaluate, tell. */
+static int generation(search_state *st, const graphgen_result *seeds)
+{
+    int P = st->x.o->population;
+    search_cand *batch = pl_xcalloc((size_t)P, sizeof *batch);
+    search_ask(st, seeds, batch);
+    int rc = search_evaluate_batch(&st->x, batch, P);
+    if (rc == PL_OK) search_tell(st, batch);
+    pl_free(batch);
     return rc;
 }
 
@@ -390,10 +408,8 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
             if (begun <= 0) break;
             if (!st.in_step) continue; /* not a candidate: recorded as kept */
         }
-        if (st.generation < 0) {
-            rc = first_generation(&st, seeds);
-        } else if (st.generation < o->generations) {
-            rc = next_generation(&st);
+        if (st.generation < o->generations) {
+            rc = generation(&st, seeds);
         } else {
             rc = finish_step(&st, o);
         }
