@@ -17,27 +17,11 @@ set -u
 build=${GOS_BUILD:-build}
 make_args=${GOS_MAKE_ARGS:-}
 tmp=$(mktemp -d /tmp/gos_test_cross.XXXXXX)
-passed=0
-failed=0
 trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/out"
 
-check() { # check DESCRIPTION CONDITION...
-    what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL test_cross: $what" >&2
-        sed 's/^/    | /' "$tmp/out" >&2
-    fi
-}
-summary() {
-    echo "test_cross: $passed passed, $failed failed"
-    [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-    exit $?
-}
+test_name=test_cross
+. "$(dirname "$0")/check.sh"
 
 missing=""
 for tool in aarch64-linux-gnu-gcc aarch64-linux-gnu-readelf qemu-aarch64; do
@@ -57,7 +41,8 @@ if [ -n "$missing" ]; then
     echo "cross toolchain missing:$missing" > "$tmp/out"
     echo "run scripts/install-deps.sh --cross, or set GOS_SKIP_CROSS=1 to skip this test" >> "$tmp/out"
     check "the cross toolchain and the arm64 libraries are installed" false
-    summary
+    check_summary
+    exit $?
 fi
 
 # The programs: the host ones (make check has built them; cheap otherwise)
@@ -99,4 +84,4 @@ cat "$tmp/out"
 check "outputs of another batch are an error, not a comparison" \
     sh -c "[ $? -eq 1 ] && grep -q 'not the same graph and batch' '$tmp/out'"
 
-summary
+check_summary

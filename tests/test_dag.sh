@@ -18,25 +18,14 @@ tag="_dagtest_$$"
 tmp=$(mktemp -d /tmp/gos_test_dag.XXXXXX)
 store="$tmp/store"
 exp="experiments/$tag.cfg"
-passed=0
-failed=0
 cleanup() {
     rm -rf "$tmp" "results/$tag" "results/${tag}_"* "results/$tag@"* \
         "experiments/$tag"*.cfg "experiments/sweeps/$tag.cfg"
 }
 trap cleanup EXIT
 
-check() { # check DESCRIPTION CONDITION...
-    what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL test_dag: $what" >&2
-        sed 's/^/    | /' "$tmp/out" >&2
-    fi
-}
+test_name=test_dag
+. "$(dirname "$0")/check.sh"
 run() { make --no-print-directory $make_args experiment="$1" STORE="$store" > "$tmp/out" 2>&1; }
 trained() { grep -q "^train: epoch" "$tmp/out"; }
 reused() { grep -q "^train: .*reusing" "$tmp/out"; }
@@ -165,5 +154,4 @@ check "the stage's error names the missing file" grep -q "train-images-idx3-ubyt
 check "a failing stage leaves no artifact" test ! -e "results/${tag}_nodata/baseline.h5"
 check "nor anything in the store" sh -c "! ls $store/*.h5 2>/dev/null | xargs -r -n1 $build/check_artifact 2>&1 | grep -v ': ok'"
 
-echo "test_dag: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_summary

@@ -18,22 +18,11 @@ build=${GOS_BUILD:-build}
 make_args=${GOS_MAKE_ARGS:-}
 tmp=$(mktemp -d /tmp/gos_test_report.XXXXXX)
 res="$tmp/results"
-passed=0
-failed=0
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 
-check() { # check DESCRIPTION CONDITION...
-    what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL test_report: $what" >&2
-        sed 's/^/    | /' "$tmp/out" >&2
-    fi
-}
+test_name=test_report
+. "$(dirname "$0")/check.sh"
 
 make --no-print-directory $make_args experiment=tiny RESULTS="$res" STORE="$tmp/store" \
     > "$tmp/make.out" 2>&1
@@ -110,5 +99,4 @@ check "and writes no tables" test ! -e "$tmp/bad/tables/models.md"
 GOS_GNUPLOT=none "$build/report" "$tmp/nowhere" > "$tmp/out" 2>&1
 check "a missing results folder is an error naming it" sh -c "test $? -ne 0 && grep -q '$tmp/nowhere' $tmp/out"
 
-echo "test_report: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_summary
