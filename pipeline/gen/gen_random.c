@@ -179,9 +179,13 @@ int gen_random_dag(gen_dag *d, const gen_boundary *b, const gen_iset *s, int min
         if (ig_add(g, &nd) >= 0) {
             shapes[n] = g->nodes[n].shape;
         } else {
+            /* A shape-invalid node: an input node of its first input's
+             * shape stands in for it in the shape graph, so later nodes keep
+             * their indices (the DAG itself keeps the invalid node and is
+             * judged invalid at the end). */
             shapes[n] = shapes[nd.in[0]];
-            int placeholder = ig_input(g, shapes[n].c, shapes[n].h, shapes[n].w);
-            PL_ASSERT(placeholder == n);
+            int stand_in = ig_input(g, shapes[n].c, shapes[n].h, shapes[n].w);
+            PL_ASSERT(stand_in == n);
         }
     }
     ig_graph_free(g);

@@ -158,7 +158,7 @@ void search_cache_add(eval_ctx *x, const search_cand *c)
  * constraint violations. */
 int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
 {
-    int *todo = pl_xmalloc((size_t)(n + 1) * sizeof(int)), n_todo = 0;
+    int *fresh = pl_xmalloc((size_t)(n + 1) * sizeof(int)), n_fresh = 0;
     for (int i = 0; i < n; i++) {
         search_cand *c = &cands[i];
         gen_canonicalize(&c->dag);
@@ -166,20 +166,20 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
         if (gen_functional_hash(&c->dag, &x->op.boundary, &c->func_hash) < 0) c->func_hash = c->struct_hash;
         const search_cand *hit = cache_find(x, c->func_hash);
         int dup = 0;
-        for (int j = 0; j < n_todo && !hit; j++) dup |= cands[todo[j]].func_hash == c->func_hash;
+        for (int j = 0; j < n_fresh && !hit; j++) dup |= cands[fresh[j]].func_hash == c->func_hash;
         if (hit || dup) {
             x->cache_hits++;
             continue;
         }
-        todo[n_todo++] = i;
+        fresh[n_fresh++] = i;
     }
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(x->o->threads)
-    for (int t = 0; t < n_todo; t++) failed |= evaluate_one(x, &cands[todo[t]]) < 0;
+    for (int t = 0; t < n_fresh; t++) failed |= evaluate_one(x, &cands[fresh[t]]) < 0;
     if (x->o->device_kind != DEV_PREDICTED)
-        for (int t = 0; t < n_todo; t++) measure_latency(x, &cands[todo[t]]);
-    x->evaluations += n_todo;
-    for (int t = 0; t < n_todo; t++) search_cache_add(x, &cands[todo[t]]);
+        for (int t = 0; t < n_fresh; t++) measure_latency(x, &cands[fresh[t]]);
+    x->evaluations += n_fresh;
+    for (int t = 0; t < n_fresh; t++) search_cache_add(x, &cands[fresh[t]]);
     for (int i = 0; i < n; i++) {
         search_cand *c = &cands[i];
         const search_cand *hit = cache_find(x, c->func_hash);
@@ -194,7 +194,7 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
         c->fit.obj[1] = (double)c->params;
         c->fit.violation = fmax(0.0, x->min_accuracy - c->accuracy);
     }
-    pl_free(todo);
+    pl_free(fresh);
     if (failed)
         PL_FAIL(PL_ERR_SHAPE, "search: %s: a shape-valid candidate failed to evaluate (%s)",
                 x->op.name, pl_last_error());
