@@ -277,6 +277,19 @@ def mul_bcast_case(h5, seed):
         c.put(k, v)
 
 
+def resize_case(h5, seed):
+    # The data pipeline's upscaling (data.upscale = "bilinear"): a 28x28 and
+    # a 3x5 plane brought to larger sizes, including a non-square one.
+    c = Case(h5, "resize", seed)
+    x = rand(1, 1, 28, 28)
+    small = rand(1, 2, 3, 5)
+    c.put("x", x)
+    c.put("x75", F.interpolate(x, size=(75, 75), mode="bilinear", align_corners=False))
+    c.put("small", small)
+    c.put("small_7x12", F.interpolate(small, size=(7, 12), mode="bilinear",
+                                      align_corners=False))
+
+
 def shuffle_case(h5, seed):
     c = Case(h5, "channel_shuffle", seed)
     N, C, H, W, G = 2, 6, 3, 4, 3
@@ -380,6 +393,8 @@ def main():
         concat_case(h5, seed)
         seed += 1
         resblock_case(h5, seed)
+        seed += 1
+        resize_case(h5, seed)
     os.replace(tmp, out_path)
     print("%s: wrote %s (%d bytes)" % (GENERATOR, out_path, os.path.getsize(out_path)))
 

@@ -12,6 +12,7 @@
  * Usage: test_torch_fixtures [fixtures.h5]   (default tests/data/fixtures.h5,
  * relative to the repository root, where tests run). A missing file fails. */
 #include "check.h"
+#include "ds_data.h"
 #include "fixture_h5.h"
 #include "nn_channel.h"
 #include "nn_conv.h"
@@ -419,6 +420,25 @@ end:
     case_end(&c);
 }
 
+/* The data pipeline's bilinear upscaling against F.interpolate. */
+static void test_resize(const fx_file *f)
+{
+    fx_case c;
+    case_begin(&c, f, "/resize");
+    const int xd[] = {1, 1, 28, 28}, x75d[] = {1, 1, 75, 75};
+    const int sd[] = {1, 2, 3, 5}, s7d[] = {1, 2, 7, 12};
+    float *x = load(&c, "x", 4, xd), *x75_want = load(&c, "x75", 4, x75d);
+    float *small = load(&c, "small", 4, sd), *s7_want = load(&c, "small_7x12", 4, s7d);
+    float *x75 = zeros(&c, 75 * 75), *s7 = zeros(&c, 2 * 7 * 12);
+    if (!c.ok) goto end;
+    ds_resize_bilinear(x, 1, 28, 28, x75, 75, 75);
+    ds_resize_bilinear(small, 2, 3, 5, s7, 7, 12);
+    cmp(&c, "28x28 -> 75x75", x75, x75_want, 75 * 75, ATOL, RTOL);
+    cmp(&c, "3x5 -> 7x12", s7, s7_want, 2 * 7 * 12, ATOL, RTOL);
+end:
+    case_end(&c);
+}
+
 /* Pure data movement: results must be exact. */
 static void test_channel(const fx_file *f)
 {
@@ -581,6 +601,7 @@ int main(int argc, char **argv)
     test_mul_bcast(&f);
     test_channel(&f);
     test_resblock(&f);
+    test_resize(&f);
 
     fx_close(&f);
     return check_summary("test_torch_fixtures");

@@ -47,6 +47,7 @@ typedef struct {
     int  validation_images; /* held out of the training split                  */
     int  test_images;       /* 0: the whole test split                         */
     int  augment;           /* 1: random crop + horizontal flip while training */
+    char upscale[16];       /* enum: "pad" or "bilinear", to model.input_size  */
 } cfg_data;
 
 /* train: the training recipe (SGD with momentum and an LR schedule). */
@@ -126,6 +127,8 @@ typedef struct {
     char   choice[32];       /* enum: "lowest_latency", "knee"                */
     double min_gain;         /* relative latency cut a replacement must bring */
     int    validation_images;/* accuracy subset                               */
+    int    recovery_steps;   /* SGD steps on the whole model after a replacement */
+    double recovery_lr;      /* their starting learning rate (cosine to 0)      */
 } cfg_search;
 
 /* finetune: the adapted model trained end to end; the rest of the recipe

@@ -29,6 +29,7 @@ static const char *const model_names[]   = {"convnet", "resnet18", "resnet18_sma
                                             "mobilenetv3_large", "mobilenetv3_small",
                                             "inceptionv3", "inceptionv3_small", NULL};
 static const char *const dataset_names[] = {"fashion_mnist", "cifar10", NULL};
+static const char *const upscale_names[] = {"pad", "bilinear", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const progress_names[] = {"auto", "always", "never", NULL};
 static const char *const device_kinds[]   = {"measured", "predicted", "remote", NULL};
@@ -152,6 +153,12 @@ static const cfg_key_spec keys[] = {
      .doc = "Augment training images, deterministically under `seed`: random crops of "
             "the image zero-padded by 2 pixels (Fashion-MNIST) or 4 (CIFAR-10), and "
             "horizontal flips (both datasets' labels survive a mirror)."},
+    {.section = "data", .key = "upscale", .type = CFG_ENUM, AT_STRING(data.upscale),
+     .def_string = "pad", .values = upscale_names, .fingerprinted = 1,
+     .doc = "How images smaller than `model.input_size` are brought to it: `pad` "
+            "centers them on a black canvas (the image keeps its pixels); `bilinear` "
+            "resizes them (PyTorch's `interpolate(mode=\"bilinear\", "
+            "align_corners=False)`), so the whole input carries the image."},
 
     /* train */
     {.section = "train", .key = "epochs", .type = CFG_INT, AT_INT(train.epochs),
@@ -399,6 +406,19 @@ static const cfg_key_spec keys[] = {
      .max = 1000000, .fingerprinted = 1,
      .doc = "Validation images (the first of the held-out split) behind every accuracy the "
             "search measures."},
+    {.section = "search", .key = "recovery_steps", .type = CFG_INT,
+     AT_INT(search.recovery_steps), .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 1000000,
+     .fingerprinted = 1,
+     .doc = "After each replacement, SGD steps of the whole model on training images (batch, "
+            "momentum and weight decay from `train`) before the next operator is searched, "
+            "so the accuracy a replacement cost is won back and the next operator's "
+            "candidates are held to epsilon against the baseline from a recovered model; "
+            "0: none (every replacement spends from the same epsilon)."},
+    {.section = "search", .key = "recovery_lr", .type = CFG_FLOAT, AT_FLOAT(search.recovery_lr),
+     .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 10,
+     .fingerprinted = 1,
+     .doc = "Learning rate of the recovery steps at their start; it decays to 0 along a "
+            "cosine."},
 
     /* finetune */
     {.section = "finetune", .key = "epochs", .type = CFG_INT, AT_INT(finetune.epochs),

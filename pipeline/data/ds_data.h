@@ -155,4 +155,10 @@ void ds_augment_params(uint64_t seed, int64_t step, int32_t example, int pad, in
 void ds_gather_augmented(const ds_set *s, const int32_t *idx, int count, float *images,
                          int32_t *labels, int pad, int flip, uint64_t seed, int64_t step);
 
+/* Resizes planes images (planes, in_h, in_w) to out (planes, out_h, out_w)
+ * bilinearly, as PyTorch's interpolate(mode="bilinear",
+ * align_corners=False); allocation-free. */
+void ds_resize_bilinear(const float *in, int planes, int in_h, int in_w, float *out, int out_h,
+                        int out_w);
+
 #endif

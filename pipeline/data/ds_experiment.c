@@ -1,11 +1,17 @@
 /* ds_experiment.c: an experiment's data splits and model-sized batches (see
- * ds_experiment.h). The split and padding rules are the train stage's. */
+ * ds_experiment.h): the train stage's and every later stage's view of the
+ * data. */
 #include "ds_experiment.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 
 #include <string.h>
 
+/* Loads the training and test splits of data.name from data.path (empty:
+ * the dataset's standard place, when it has one) and picks its augmentation:
+ * crops shifted by up to 2 pixels of 28 (Fashion-MNIST) or 4 of 32 (CIFAR-10,
+ * the usual RandomCrop(32, padding=4)), and mirroring, which keeps the label
+ * of both (clothes, CIFAR-10's objects and animals; not so for digits). */
 static int load_dataset(ds_experiment *x, const cfg_data *d)
 {
     const char *path = d->path[0] != '\0' ? d->path : NULL;
@@ -19,7 +25,8 @@ static int load_dataset(ds_experiment *x, const cfg_data *d)
         x->flip = 1;
         if (!path)
             PL_FAIL(PL_ERR_CONFIG, "data.path: CIFAR-10 has no standard place; set data.path to "
-                    "the cifar-10-batches-bin folder");
+                    "the cifar-10-batches-bin folder (CIFAR-10's binary version, "
+                    "cifar-10-binary.tar.gz)");
         return ds_load_cifar10(path, &x->train, &x->test, 0, d->test_images);
     }
     PL_FAIL(PL_ERR_CONFIG, "data.name: unknown dataset '%s'", d->name);
@@ -37,7 +44,7 @@ static int prepare(ds_experiment *x, const cfg_experiment *e)
         if (d->train_images > x->train.n)
             PL_FAIL(PL_ERR_CONFIG, "data.train_images: %d requested but only %d remain after "
                     "the validation split", d->train_images, x->train.n);
-        x->train.n = d->train_images;
+        x->train.n = d->train_images; /* the split already shuffled them */
     }
     x->src_c = x->train.c;
     x->src_h = x->train.h;
@@ -46,8 +53,9 @@ static int prepare(ds_experiment *x, const cfg_experiment *e)
     x->in_h = size > 0 ? size : x->src_h;
     x->in_w = size > 0 ? size : x->src_w;
     if (x->in_h < x->src_h || x->in_w < x->src_w)
-        PL_FAIL(PL_ERR_CONFIG, "model.input_size: %d is smaller than the %dx%d images", size,
-                x->src_h, x->src_w);
+        PL_FAIL(PL_ERR_CONFIG, "model.input_size: %d is smaller than the %dx%d images (only "
+                "padding or resizing to a larger size is supported)", size, x->src_h, x->src_w);
+    x->bilinear = strcmp(d->upscale, "bilinear") == 0;
     if (x->src_c < 1 || x->src_c > DS_MAX_CHANNELS)
         PL_FAIL(PL_ERR_INVAL, "%s: %d channels (at most %d are supported)", x->train.name,
                 x->src_c, DS_MAX_CHANNELS);
@@ -76,8 +84,8 @@ void ds_experiment_batch(ds_experiment *x, const ds_set *set, const int32_t *idx
 {
     PL_ASSERT(count >= 1 && count <= x->max_batch);
     int32_t scratch_labels[1];
-    int padding = x->in_h != x->src_h || x->in_w != x->src_w;
-    float *dst = padding ? x->staging : input;
+    int enlarged = x->in_h != x->src_h || x->in_w != x->src_w;
+    float *dst = enlarged ? x->staging : input;
     int32_t *lab = labels;
     int32_t *own = NULL;
     if (!lab) lab = count == 1 ? scratch_labels : (own = pl_xmalloc((size_t)count * sizeof *own));
@@ -86,7 +94,12 @@ void ds_experiment_batch(ds_experiment *x, const ds_set *set, const int32_t *idx
     else
         ds_gather(set, idx, count, dst, lab);
     pl_free(own);
-    if (!padding) return;
+    if (!enlarged) return;
+    if (x->bilinear) {
+        ds_resize_bilinear(x->staging, count * x->src_c, x->src_h, x->src_w, input, x->in_h,
+                           x->in_w);
+        return;
+    }
     int top = (x->in_h - x->src_h) / 2, left = (x->in_w - x->src_w) / 2;
     size_t plane = (size_t)x->in_h * x->in_w;
     for (int n = 0; n < count; n++)

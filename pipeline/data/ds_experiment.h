@@ -1,8 +1,10 @@
 /* ds_experiment.h: an experiment's data as every stage after train sees it:
  * the dataset of `data` loaded and split exactly as the train stage splits
  * it (same seed, same validation hold-out, same training subset), and
- * batches written at the model's input size (zero-padded, centered, with the
- * normalized value of a black pixel), optionally augmented like training. */
+ * batches written at the model's input size (data.upscale: zero-padded,
+ * centered, with the normalized value of a black pixel; or resized
+ * bilinearly), optionally augmented like training. The train stage and every
+ * later stage see the same pixels. */
 #ifndef DS_EXPERIMENT_H
 #define DS_EXPERIMENT_H
 
@@ -13,6 +15,7 @@ typedef struct {
     ds_set train, val, test;     /* normalized images, (n, c, h, w)          */
     int    src_c, src_h, src_w;  /* dataset image shape                      */
     int    in_h, in_w;           /* model input (>= source)                  */
+    int    bilinear;             /* 1: resize to the input, 0: pad       */
     float  pad_value[DS_MAX_CHANNELS];
     int    crop_pad, flip;       /* augmentation of the dataset              */
     int    max_batch;

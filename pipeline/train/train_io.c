@@ -141,9 +141,9 @@ static int write_baseline_body(h5io_writer *w, const trainer *t, double test_los
     PL_TRY(h5io_write_attr_f64(w, "/metrics", "test_accuracy", test_acc));
     PL_TRY(h5io_write_attr_f64(w, "/metrics", "val_accuracy", val_acc));
     PL_TRY(h5io_write_attr_f64(w, "/metrics", "test_loss", test_loss));
-    PL_TRY(h5io_write_attr_i64(w, "/metrics", "test_images", t->test.n));
-    PL_TRY(h5io_write_attr_i64(w, "/metrics", "val_images", t->val.n));
-    PL_TRY(h5io_write_attr_i64(w, "/metrics", "train_images", t->train.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "test_images", t->data.test.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "val_images", t->data.val.n));
+    PL_TRY(h5io_write_attr_i64(w, "/metrics", "train_images", t->data.train.n));
     PL_TRY(h5io_write_attr_i64(w, "/metrics", "param_count", (int64_t)ig_graph_param_count(t->g)));
     PL_TRY(h5io_write_attr_f64(w, "/metrics", "flops", ig_graph_flops(t->g)));
     PL_TRY(h5io_write_attr_f64(w, "/metrics", "train_seconds", t->train_seconds));
@@ -152,17 +152,17 @@ static int write_baseline_body(h5io_writer *w, const trainer *t, double test_los
     PL_TRY(h5io_write_group(w, "/data"));
     PL_TRY(h5io_write_attr_string(w, "/data", "dataset", t->cfg->data.name));
     double mean[DS_MAX_CHANNELS], std[DS_MAX_CHANNELS]; /* (src_c) */
-    for (int c = 0; c < t->src_c; c++) {
-        mean[c] = t->train.mean[c];
-        std[c] = t->train.std[c];
+    for (int c = 0; c < t->data.src_c; c++) {
+        mean[c] = t->data.train.mean[c];
+        std[c] = t->data.train.std[c];
     }
-    int64_t channels[1] = {t->src_c};
+    int64_t channels[1] = {t->data.src_c};
     PL_TRY(h5io_write_f64(w, "/data/mean", mean, 1, channels));
     PL_TRY(h5io_write_f64(w, "/data/std", std, 1, channels));
-    PL_TRY(h5io_write_attr_i64(w, "/data", "input_c", t->src_c));
-    PL_TRY(h5io_write_attr_i64(w, "/data", "input_h", t->in_h));
-    PL_TRY(h5io_write_attr_i64(w, "/data", "input_w", t->in_w));
-    PL_TRY(h5io_write_attr_i64(w, "/data", "classes", t->train.classes));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_c", t->data.src_c));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_h", t->data.in_h));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "input_w", t->data.in_w));
+    PL_TRY(h5io_write_attr_i64(w, "/data", "classes", t->data.train.classes));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_node", t->nodes.input));
     PL_TRY(h5io_write_attr_i64(w, "/data", "logits_node", t->nodes.logits));
     return PL_OK;

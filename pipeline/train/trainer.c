@@ -23,88 +23,13 @@ static double now_seconds(void)
 
 /* ---- data --------------------------------------------------------------- */
 
-/* Loads the training and test splits of data.name from data.path (empty:
- * the dataset's standard place, when it has one) and picks its augmentation:
- * crops shifted by up to 2 pixels of 28 (Fashion-MNIST) or 4 of 32 (CIFAR-10,
- * the usual RandomCrop(32, padding=4)), and mirroring, which keeps the label
- * of both (clothes, CIFAR-10's objects and animals; not so for digits). */
-static int load_dataset(trainer *t)
-{
-    const cfg_data *d = &t->cfg->data;
-    const char *path = d->path[0] != '\0' ? d->path : NULL;
-    if (strcmp(d->name, "fashion_mnist") == 0) {
-        t->crop_pad = 2;
-        t->flip = 1;
-        return ds_load_fashion_mnist(path, &t->train, &t->test, 0, d->test_images);
-    }
-    if (strcmp(d->name, "cifar10") == 0) {
-        t->crop_pad = 4;
-        t->flip = 1;
-        if (!path)
-            PL_FAIL(PL_ERR_CONFIG, "data.path: CIFAR-10 has no standard place; set data.path to "
-                    "the cifar-10-batches-bin folder (CIFAR-10's binary version, "
-                    "cifar-10-binary.tar.gz)");
-        return ds_load_cifar10(path, &t->train, &t->test, 0, d->test_images);
-    }
-    PL_FAIL(PL_ERR_CONFIG, "data.name: unknown dataset '%s'", d->name);
-}
-
-static int prepare_data(trainer *t)
-{
-    const cfg_data *d = &t->cfg->data;
-    PL_TRY(load_dataset(t));
-    if (d->validation_images >= t->train.n)
-        PL_FAIL(PL_ERR_CONFIG, "data.validation_images: %d leaves no training images (the "
-                "training split has %d)", d->validation_images, t->train.n);
-    PL_TRY(ds_split(&t->train, &t->val, d->validation_images, (uint64_t)t->cfg->seed));
-    if (d->train_images > 0) {
-        if (d->train_images > t->train.n)
-            PL_FAIL(PL_ERR_CONFIG, "data.train_images: %d requested but only %d remain after "
-                    "the validation split", d->train_images, t->train.n);
-        t->train.n = d->train_images; /* the split already shuffled them */
-    }
-    t->src_c = t->train.c;
-    t->src_h = t->train.h;
-    t->src_w = t->train.w;
-    int size = t->cfg->model.input_size;
-    t->in_h = size > 0 ? size : t->src_h;
-    t->in_w = size > 0 ? size : t->src_w;
-    if (t->in_h < t->src_h || t->in_w < t->src_w)
-        PL_FAIL(PL_ERR_CONFIG, "model.input_size: %d is smaller than the %dx%d images (only "
-                "zero-padding to a larger size is supported)", size, t->src_h, t->src_w);
-    if (t->src_c < 1 || t->src_c > DS_MAX_CHANNELS)
-        PL_FAIL(PL_ERR_INVAL, "%s: %d channels (at most %d are supported)", t->train.name,
-                t->src_c, DS_MAX_CHANNELS);
-    for (int c = 0; c < t->src_c; c++)
-        t->pad_value[c] = t->train.std[c] > 0 ? -t->train.mean[c] / t->train.std[c] : 0.0f;
-    return PL_OK;
-}
-
 /* Writes count examples of set (indices idx) into the graph's input and
- * t->labels, zero-padding to the model's input size when it is larger;
- * augment: the dataset's crop and mirror (see load_dataset). */
+ * t->labels at the model's input size; augment: the dataset's crop and
+ * mirror (see ds_experiment.h). */
 static void load_batch(trainer *t, const ds_set *set, const int32_t *idx, int count, int augment)
 {
-    float *input = ig_value(t->g, t->nodes.input);
-    int padding = t->in_h != t->src_h || t->in_w != t->src_w;
-    float *dst = padding ? t->staging : input;
-    if (augment)
-        ds_gather_augmented(set, idx, count, dst, t->labels, t->crop_pad, t->flip,
-                            (uint64_t)t->cfg->seed, t->step);
-    else
-        ds_gather(set, idx, count, dst, t->labels);
-    if (!padding) return;
-    int top = (t->in_h - t->src_h) / 2, left = (t->in_w - t->src_w) / 2;
-    size_t plane = (size_t)t->in_h * t->in_w;
-    for (int n = 0; n < count; n++)
-        for (int c = 0; c < t->src_c; c++) {
-            float *out = input + ((size_t)n * t->src_c + c) * plane;
-            const float *in = t->staging + ((size_t)n * t->src_c + c) * t->src_h * t->src_w;
-            for (size_t i = 0; i < plane; i++) out[i] = t->pad_value[c];
-            for (int y = 0; y < t->src_h; y++)
-                memcpy(out + (size_t)(y + top) * t->in_w + left, in + (size_t)y * t->src_w,
-                       (size_t)t->src_w * sizeof *in);
-        }
+    ds_experiment_batch(&t->data, set, idx, count, augment, (uint64_t)t->cfg->seed, t->step,
+                        ig_value(t->g, t->nodes.input), t->labels);
 }
 
 /* ---- graph and optimizer -------------------------------------------------- */
@@ -118,9 +43,9 @@ static int build(trainer *t)
         t->nodes.input = t->opt->initial_input;
         t->nodes.logits = t->opt->initial_logits;
         const ig_shape *in = &init->nodes[t->nodes.input].shape;
-        if (in->c != t->src_c || in->h != t->in_h || in->w != t->in_w)
+        if (in->c != t->data.src_c || in->h != t->data.in_h || in->w != t->data.in_w)
             PL_FAIL(PL_ERR_SHAPE, "%s: the model takes (%d,%d,%d) inputs, the data gives "
-                    "(%d,%d,%d)", t->stage, in->c, in->h, in->w, t->src_c, t->in_h, t->in_w);
+                    "(%d,%d,%d)", t->stage, in->c, in->h, in->w, t->data.src_c, t->data.in_h, t->data.in_w);
         t->loss_node = -1;
         for (int i = 0; i < init->n_nodes; i++)
             if (init->nodes[i].op == IG_OP_SOFTMAX_XENT) t->loss_node = i;
@@ -128,8 +53,8 @@ static int build(trainer *t)
         PL_TRY(t->g ? PL_OK : PL_ERR_INVAL);
     } else {
         t->g = ig_graph_alloc();
-        model_spec spec = {.in_c = t->src_c, .in_h = t->in_h, .in_w = t->in_w,
-                           .classes = t->train.classes, .width = (float)cfg->model.width,
+        model_spec spec = {.in_c = t->data.src_c, .in_h = t->data.in_h, .in_w = t->data.in_w,
+                           .classes = t->data.train.classes, .width = (float)cfg->model.width,
                            .dropout = (float)cfg->model.dropout};
         snprintf(spec.name, sizeof spec.name, "%s", cfg->model.name);
         PL_TRY(model_build(t->g, &spec, &t->nodes));
@@ -139,12 +64,11 @@ static int build(trainer *t)
     }
 
     t->batch = t->recipe->batch_size;
-    if (t->train.n < t->batch)
+    if (t->data.train.n < t->batch)
         PL_FAIL(PL_ERR_CONFIG, "%s.batch_size: %d is larger than the %d training images",
-                t->stage, t->batch, t->train.n);
+                t->stage, t->batch, t->data.train.n);
     PL_TRY(ig_graph_plan(t->g, t->batch));
-    t->staging = pl_xmalloc((size_t)t->batch * t->src_c * t->src_h * t->src_w * sizeof(float));
-    t->order = pl_xmalloc((size_t)t->train.n * sizeof(int32_t));
+    t->order = pl_xmalloc((size_t)t->data.train.n * sizeof(int32_t));
     t->labels = pl_xmalloc((size_t)t->batch * sizeof(int32_t));
 
     opt_sgd_config sgd = {.momentum = (float)t->recipe->momentum, .nesterov = t->recipe->nesterov,
@@ -152,7 +76,7 @@ static int build(trainer *t)
                           .decay_all = t->recipe->decay_bn_and_bias};
     PL_TRY(opt_sgd_init(&t->sgd, t->g, &sgd));
 
-    t->steps_per_epoch = t->train.n / t->batch; /* the last partial batch is dropped */
+    t->steps_per_epoch = t->data.train.n / t->batch; /* the last partial batch is dropped */
     int epochs = t->recipe->epochs;
     t->schedule = (lr_schedule){.kind = (lr_kind)lr_kind_from_name(t->recipe->schedule),
                                 .base_lr = (float)t->recipe->lr,
@@ -194,7 +118,7 @@ static int evaluate(trainer *t, const ds_set *set, double *loss, double *accurac
                     (double)t->g->loss, start);
         loss_sum += (double)t->g->loss * count;
         correct += nn_count_correct(ig_value(t->g, t->nodes.logits), t->labels, count,
-                                    t->train.classes);
+                                    t->data.train.classes);
     }
     if (t->g->batch != t->batch) PL_TRY(ig_graph_plan(t->g, t->batch));
     *loss = set->n ? loss_sum / set->n : 0.0;
@@ -219,12 +143,12 @@ static void show_progress(const trainer *t, int epoch, int step, double loss, do
 static int train_epoch(trainer *t, int epoch)
 {
     PL_TRY(ig_set_training(t->g, 1));
-    ds_epoch_order(t->order, t->train.n, (uint64_t)t->cfg->seed, epoch);
+    ds_epoch_order(t->order, t->data.train.n, (uint64_t)t->cfg->seed, epoch);
     double loss_sum = 0, started = now_seconds(), last_shown = 0;
     int64_t correct = 0, seen = 0;
     float lr = 0;
     for (int s = 0; s < t->steps_per_epoch; s++) {
-        load_batch(t, &t->train, t->order + (size_t)s * t->batch, t->batch, t->cfg->data.augment);
+        load_batch(t, &t->data.train, t->order + (size_t)s * t->batch, t->batch, t->cfg->data.augment);
         ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
         float loss = t->g->loss;
         if (!isfinite(loss))
@@ -238,7 +162,7 @@ static int train_epoch(trainer *t, int epoch)
         t->step++;
         loss_sum += (double)loss * t->batch;
         correct += nn_count_correct(ig_value(t->g, t->nodes.logits), t->labels, t->batch,
-                                    t->train.classes);
+                                    t->data.train.classes);
         seen += t->batch;
         double now = now_seconds();
         if (t->opt->progress && (now - last_shown > 0.25 || s + 1 == t->steps_per_epoch)) {
@@ -252,7 +176,7 @@ static int train_epoch(trainer *t, int epoch)
     t->train_seconds += seconds;
     t->images_trained += seen;
     double val_loss = 0, val_acc = 0;
-    PL_TRY(evaluate(t, &t->val, &val_loss, &val_acc));
+    PL_TRY(evaluate(t, &t->data.val, &val_loss, &val_acc));
     t->curve_loss[epoch] = loss_sum / seen;
     t->curve_acc[epoch] = (double)correct / seen;
     t->curve_val_loss[epoch] = val_loss;
@@ -269,12 +193,9 @@ static int train_epoch(trainer *t, int epoch)
 
 static void trainer_destroy(trainer *t)
 {
-    ds_set_free(&t->train);
-    ds_set_free(&t->val);
-    ds_set_free(&t->test);
+    ds_experiment_free(&t->data);
     opt_sgd_destroy(&t->sgd);
     ig_graph_free(t->g);
-    pl_free(t->staging);
     pl_free(t->order);
     pl_free(t->labels);
     pl_free(t->curve_loss);
@@ -291,7 +212,7 @@ static int run(trainer *t, train_result *result)
     h5io_now_iso8601(t->start_time, sizeof t->start_time);
     pl_threads_set(t->cfg->threads);
     PL_TRY(cfg_fingerprint(t->cfg, t->stage, &t->fingerprint));
-    PL_TRY(prepare_data(t));
+    PL_TRY(ds_experiment_load(&t->data, t->cfg, t->recipe->batch_size));
     PL_TRY(build(t));
     int resumed = train_checkpoint_load(t);
     PL_TRY(resumed);
@@ -300,7 +221,7 @@ static int run(trainer *t, train_result *result)
         printf("%s: resuming after epoch %d from %s\n", t->stage, t->epochs_done,
                t->opt->checkpoint_path);
     printf("%s: %s: %d training, %d validation, %d test images; %zu parameters, %.1f "
-           "MFLOPs per image\n", t->stage, t->cfg->name, t->train.n, t->val.n, t->test.n,
+           "MFLOPs per image\n", t->stage, t->cfg->name, t->data.train.n, t->data.val.n, t->data.test.n,
            ig_graph_param_count(t->g), ig_graph_flops(t->g) / 1e6);
     fflush(stdout);
     for (int epoch = t->epochs_done; epoch < t->recipe->epochs; epoch++) {
@@ -317,7 +238,7 @@ static int run(trainer *t, train_result *result)
         }
     }
     double test_loss, test_acc;
-    PL_TRY(evaluate(t, &t->test, &test_loss, &test_acc));
+    PL_TRY(evaluate(t, &t->data.test, &test_loss, &test_acc));
     double val_acc = t->curve_val_acc[t->epochs_done - 1]; /* the final weights' */
     PL_TRY(train_write_baseline(t, test_loss, test_acc));
     result->epochs_done = t->epochs_done;
@@ -326,7 +247,7 @@ static int run(trainer *t, train_result *result)
     result->train_seconds = t->train_seconds;
     result->images_per_second = t->train_seconds > 0 ? t->images_trained / t->train_seconds : 0;
     printf("%s: test accuracy %.2f%% (%d images), validation %.2f%%; wrote %s\n", t->stage,
-           100 * test_acc, t->test.n, 100 * val_acc, t->opt->artifact_path);
+           100 * test_acc, t->data.test.n, 100 * val_acc, t->opt->artifact_path);
     /* The run is complete: the checkpoint has served its purpose. */
     if (t->opt->checkpoint_path) remove(t->opt->checkpoint_path);
     return PL_OK;

@@ -3,7 +3,7 @@
 #ifndef TRAINER_INTERNAL_H
 #define TRAINER_INTERNAL_H
 
-#include "ds_data.h"
+#include "ds_experiment.h"
 #include "ig.h"
 #include "lr_schedule.h"
 #include "models.h"
@@ -20,19 +20,12 @@ typedef struct {
     char  *fingerprint;        /* cfg_fingerprint(cfg, stage), owned             */
     char   start_time[32];
 
-    ds_set train, val, test;   /* normalized images, (n, c, h, w)                */
-    int    src_c, src_h, src_w;/* dataset image shape                            */
-    int    in_h, in_w;         /* model input (>= source; zero-padded, centered) */
-    float  pad_value[DS_MAX_CHANNELS]; /* (src_c) a black pixel after
-                                  normalization, per channel                    */
-    int    crop_pad;           /* augmentation: crop offsets in [-pad, pad]      */
-    int    flip;               /* augmentation: 1 when mirroring keeps labels    */
+    ds_experiment data;        /* the splits, at the model's input size          */
 
     ig_graph   *g;
     model_nodes nodes;
     int         loss_node;
     int         batch;         /* training batch size                            */
-    float      *staging;       /* (batch, src_c, src_h, src_w) when padding      */
     int32_t    *order;         /* (train.n) this epoch's order                   */
     int32_t    *labels;        /* (batch)                                        */
 
