@@ -50,28 +50,28 @@ static int read_baseline(const char *path, ig_graph **g, int *input_node, int *l
     return rc;
 }
 
-/* The quick fit's images (as graphgen takes them) and the validation
- * subset with its labels, at the model's input size. */
+/* The quick fit's images (as graphgen takes them), the validation subset
+ * with its labels, at the model's input size, and the splits the recovery
+ * trains on. */
 typedef struct {
-    float   *sample, *val;
-    int32_t *labels;
-    int      n_sample, n_val;
+    ds_experiment splits;
+    float        *sample, *val;
+    int32_t      *labels;
+    int           n_sample, n_val;
 } stage_data;
 
 static int load_data(const cfg_experiment *e, stage_data *s)
 {
-    ds_experiment x;
-    PL_TRY(ds_experiment_load(&x, e, 64));
-    if (x.val.n < 1) {
-        ds_experiment_free(&x);
+    ds_experiment *x = &s->splits;
+    int batch = e->train.batch_size > 64 ? e->train.batch_size : 64;
+    PL_TRY(ds_experiment_load(x, e, batch));
+    if (x->val.n < 1)
         PL_FAIL(PL_ERR_CONFIG, "search: data.validation_images is 0: the search measures "
                 "accuracy on held-out validation images");
-    }
-    s->n_sample = ds_experiment_take(&x, &x.train, e->graphgen.sample_images, 1,
+    s->n_sample = ds_experiment_take(x, &x->train, e->graphgen.sample_images, 1,
                                      (uint64_t)e->seed, &s->sample, NULL);
-    s->n_val = ds_experiment_take(&x, &x.val, e->search.validation_images, 0, 0, &s->val,
+    s->n_val = ds_experiment_take(x, &x->val, e->search.validation_images, 0, 0, &s->val,
                                   &s->labels);
-    ds_experiment_free(&x);
     return PL_OK;
 }
 
@@ -105,7 +105,15 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->seed = (uint64_t)e->seed;
     pl_threads_set(e->threads);
     o->threads = o->device_kind == DEV_PREDICTED ? pl_threads_get() : 1;
+    o->recovery_threads = pl_threads_get();
     pl_threads_set(1);
+    o->recovery_steps = c->recovery_steps;
+    o->recovery_lr = c->recovery_lr;
+    o->recovery_batch = e->train.batch_size;
+    o->recovery_sgd = (opt_sgd_config){.momentum = (float)e->train.momentum,
+                                       .nesterov = e->train.nesterov,
+                                       .weight_decay = (float)e->train.weight_decay,
+                                       .decay_all = e->train.decay_bn_and_bias};
     o->progress = isatty(STDERR_FILENO) && !getenv("CI");
     if (o->device_kind == DEV_PREDICTED)
         dev_provenance_init(latency, &e->device, NULL, &o->latency_model);
@@ -162,7 +170,8 @@ int main(int argc, char **argv)
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
     if (rc == PL_OK) rc = load_data(&cfg, &data);
     if (rc == PL_OK) {
-        search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val};
+        search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val,
+                          &data.splits};
         rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
     }
     if (cache && rc == PL_OK) rc = lat_cache_save(cache);
@@ -195,6 +204,7 @@ int main(int argc, char **argv)
     pl_free(data.sample);
     pl_free(data.val);
     pl_free(data.labels);
+    ds_experiment_free(&data.splits);
     ig_graph_free(g);
     free(fingerprint);
     cfg_destroy(&cfg);

@@ -4,7 +4,8 @@
  * - The latency model against a hand computation for one conv instruction
  *   (compute-bound) and one relu (memory-bound, in and out of cache).
  * - Statistics: quantiles of timed runs, Kendall's tau on known rankings.
- * - dev_time: warm-up, calibration of repetitions and timed runs call the
+ * - dev_time (and dev_time_interleaved, which alternates functions run by
+ *   run): warm-up, calibration of repetitions and timed runs call the
  *   timed code the expected number of times.
  * - The profile of a hand-built two-operator model measured on this host:
  *   one row per operator, positive latencies, parameters, FLOPs and bytes
@@ -135,6 +136,17 @@ static void test_statistics(void)
 
 static void count_call(void *ctx) { (*(long *)ctx)++; }
 
+typedef struct {
+    long  id;
+    long *log, *n;
+} interleave_ctx;
+
+static void log_call(void *p)
+{
+    interleave_ctx *c = p;
+    if (*c->n < 64) c->log[(*c->n)++] = c->id;
+}
+
 static void test_timing(void)
 {
     long calls = 0;
@@ -153,6 +165,26 @@ static void test_timing(void)
     CHECK(calls > 3 + 7L * l.repeats, "warm-up, calibration and %d x %d timed calls: %ld",
           t.timed_runs, l.repeats, calls);
     CHECK(l.median_ms > 0 && l.median_ms < 0.2, "per-repetition time %g ms", l.median_ms);
+
+    /* Interleaved: each function is warmed up, calibrated and timed as if
+     * alone; the timed runs alternate between them (a log of the calls). */
+    long log[64], n_log = 0;
+    interleave_ctx ctx[2] = {{0, log, &n_log}, {1, log, &n_log}};
+    void (*fns[2])(void *) = {log_call, log_call};
+    void *ctxs[2] = {&ctx[0], &ctx[1]};
+    dev_latency both[2];
+    t.min_run_ms = 0.0;
+    t.warmup_runs = 1;
+    t.timed_runs = 3;
+    dev_time_interleaved(fns, ctxs, 2, &t, both);
+    /* warm-up and calibration of 0, of 1, then runs 0 1 | 1 0 | 0 1. */
+    static const long want[] = {0, 0, 1, 1, 0, 1, 1, 0, 0, 1};
+    int order_ok = n_log == 10;
+    for (int i = 0; order_ok && i < 10; i++) order_ok = log[i] == want[i];
+    CHECK(order_ok, "interleaved order (%ld calls)", n_log);
+    CHECK(both[0].runs == 3 && both[1].runs == 3 && both[0].repeats == 1 &&
+              both[1].min_ms <= both[1].median_ms && both[1].median_ms <= both[1].max_ms,
+          "each gets its own latency");
 }
 
 /* ---- the profile -------------------------------------------------------------- */

@@ -21,7 +21,82 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { SIZE = 12, N_VAL = 48, N_SAMPLE = 32 };
+enum { SIZE = 12, N_VAL = 48, N_SAMPLE = 32, N_TRAIN = 96 };
+
+/* Labels of images (n, 1, SIZE, SIZE): g's own predictions. */
+static void predict_labels(ig_graph *g, const model_nodes *nodes, const float *images, int n,
+                           int32_t *labels)
+{
+    CHECK(ig_graph_plan(g, n) == PL_OK && ig_set_training(g, 0) == PL_OK, "plan");
+    memcpy(ig_value(g, nodes->input), images, sizeof(float) * n * SIZE * SIZE);
+    for (int i = 0; i <= nodes->logits; i++)
+        if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
+    for (int j = 0; j < n; j++) {
+        const float *z = ig_value(g, nodes->logits) + j * 10;
+        labels[j] = 0;
+        for (int c = 1; c < 10; c++)
+            if (z[c] > z[labels[j]]) labels[j] = c;
+    }
+}
+
+/* A training split of N_TRAIN images labelled by g, at the model's size. */
+static void make_splits(ig_graph *g, const model_nodes *nodes, ds_experiment *x)
+{
+    memset(x, 0, sizeof *x);
+    x->train = (ds_set){.n = N_TRAIN, .c = 1, .h = SIZE, .w = SIZE, .classes = 10,
+                        .images = pl_xmalloc(N_TRAIN * SIZE * SIZE * sizeof(float)),
+                        .labels = pl_xmalloc(N_TRAIN * sizeof(int32_t))};
+    for (int i = 0; i < N_TRAIN * SIZE * SIZE; i++) x->train.images[i] = lcg_uniform();
+    predict_labels(g, nodes, x->train.images, N_TRAIN, x->train.labels);
+    x->src_c = 1, x->src_h = x->in_h = SIZE, x->src_w = x->in_w = SIZE;
+    x->max_batch = 16;
+}
+
+static void recovery_options(search_options *o, int steps)
+{
+    o->recovery_steps = steps;
+    o->recovery_batch = 16;
+    o->recovery_threads = 1;
+    o->recovery_lr = 0.05;
+    o->recovery_sgd = (opt_sgd_config){.momentum = 0.9f, .nesterov = 1};
+}
+
+/* Recovery trains a damaged model back toward the labels; a non-finite
+ * loss or weight is an error naming the operator. */
+static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *data)
+{
+    search_options o;
+    memset(&o, 0, sizeof o);
+    o.seed = 3;
+    recovery_options(&o, 60);
+    search_result r;
+    memset(&r, 0, sizeof r);
+    r.model = ig_graph_copy(g, -1, NULL);
+    r.input_node = nodes->input;
+    r.logits_node = nodes->logits;
+    for (size_t i = 0; i < r.model->param_size; i++)
+        r.model->param[i] *= 1.0f + 1.2f * (lcg_uniform() - 0.5f);
+    double damaged = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
+                                     data->val_labels, data->n_val);
+    CHECK(damaged < 0.9, "the damage costs accuracy (%g)", damaged);
+    int rc = search_recover(&r, data->train, &o, 1, "layer1.0.conv1");
+    double recovered = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
+                                       data->val_labels, data->n_val);
+    CHECK(rc == PL_OK && recovered > damaged + 0.1, "recovery: accuracy %g -> %g (%s)", damaged,
+          recovered, rc < 0 ? pl_last_error() : "ok");
+    /* A NaN in every training image: the weights (or the loss) turn
+     * non-finite; the model keeps its weights. */
+    ds_set *train = &data->train->train;
+    for (int i = 0; i < train->n; i++) train->images[(size_t)i * SIZE * SIZE] = NAN;
+    o.recovery_steps = 3;
+    float before = r.model->param[0];
+    rc = search_recover(&r, data->train, &o, 1, "layer1.0.conv1");
+    CHECK(rc == PL_ERR_NUMERIC && strstr(pl_last_error(), "layer1.0.conv1") &&
+              strstr(pl_last_error(), "not finite") && r.model->param[0] == before,
+          "NaN loss: rc %d, param %g -> %g: %s", rc, before, r.model->param[0], pl_last_error());
+    for (int i = 0; i < train->n; i++) train->images[(size_t)i * SIZE * SIZE] = 0.5f;
+    search_free(&r);
+}
 
 static void options(search_options *o, double epsilon)
 {
@@ -65,17 +140,11 @@ int main(void)
     for (int i = 0; i < N_VAL * SIZE * SIZE; i++) val[i] = lcg_uniform();
     for (int i = 0; i < N_SAMPLE * SIZE * SIZE; i++) sample[i] = lcg_uniform();
     /* Labels: the model's own predictions (accuracy 1 by construction). */
-    CHECK(ig_graph_plan(g, N_VAL) == PL_OK && ig_set_training(g, 0) == PL_OK, "plan");
-    memcpy(ig_value(g, nodes.input), val, sizeof(float) * N_VAL * SIZE * SIZE);
-    for (int i = 0; i <= nodes.logits; i++)
-        if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
-    for (int n = 0; n < N_VAL; n++) {
-        const float *z = ig_value(g, nodes.logits) + n * 10;
-        labels[n] = 0;
-        for (int c = 1; c < 10; c++)
-            if (z[c] > z[labels[n]]) labels[n] = c;
-    }
-    search_data data = {sample, N_SAMPLE, val, labels, N_VAL};
+    predict_labels(g, &nodes, val, N_VAL, labels);
+    ds_experiment splits;
+    make_splits(g, &nodes, &splits);
+    search_data data = {sample, N_SAMPLE, val, labels, N_VAL, &splits};
+    test_recover(g, &nodes, &data);
     search_options o;
     options(&o, 20.0);
     search_result r, again;
@@ -122,6 +191,7 @@ int main(void)
         remove(path);
         search_result whole, parts;
         options(&o, 20.0);
+        recovery_options(&o, 4); /* recovery is part of what resumes exactly */
         CHECK(search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &whole) == PL_OK,
               "uninterrupted: %s", pl_last_error());
         o.checkpoint_path = path;
@@ -149,6 +219,7 @@ int main(void)
         for (int s = 0; same && s < whole.n_steps; s++)
             same = parts.steps[s].replaced == whole.steps[s].replaced &&
                    parts.steps[s].latency_after_ms == whole.steps[s].latency_after_ms &&
+                   parts.steps[s].accuracy_recovered == whole.steps[s].accuracy_recovered &&
                    gen_struct_hash(&parts.steps[s].chosen) == gen_struct_hash(&whole.steps[s].chosen);
         if (same)
             same = memcmp(parts.model->param, whole.model->param,
@@ -179,6 +250,7 @@ int main(void)
                 CHECK(r.steps[s].accuracy == 1.0, "epsilon 0 keeps every prediction");
         search_free(&r);
     }
+    ds_experiment_free(&splits);
     pl_free(val);
     pl_free(sample);
     ig_graph_free(g);

@@ -112,6 +112,13 @@ double dev_predict_nodes_ms(const dev_model *m, const ig_graph *g, const int *no
 /* Times fn(ctx) as t says (sets the thread count first). */
 void dev_time(void (*fn)(void *ctx), void *ctx, const dev_timing *t, dev_latency *out);
 
+/* Times k functions side by side: each warmed up and calibrated alone, then
+ * every timed run runs each of them once, in alternating order, so a change
+ * of load on a shared machine hits all of them alike and their ratio stays
+ * honest. outs (k) gets each one's latency. */
+void dev_time_interleaved(void (*const *fns)(void *ctx), void *const *ctxs, int k,
+                          const dev_timing *t, dev_latency *outs);
+
 /* Times the forward of nodes[0..count) of g (planned, in the mode wanted),
  * running them in that order on the values already in the graph: run one
  * whole forward first so their inputs hold real activations. */
@@ -138,6 +145,12 @@ typedef struct {
  * (dev_inference_nodes). out is allocated; free with dev_graph_timings_free.
  * Returns PL_OK or a negative status (a graph that cannot be planned). */
 int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out);
+
+/* Whole-inference latencies of k (1..8) graphs, prepared as dev_time_graph
+ * prepares one and timed interleaved (dev_time_interleaved): for comparing
+ * models, e.g. an original and its adaptation. out (k). Returns PL_OK or a
+ * negative status. */
+int dev_time_models(ig_graph *const *gs, int k, int batch, const dev_timing *t, dev_latency *out);
 
 void dev_graph_timings_free(dev_graph_timings *t);
 

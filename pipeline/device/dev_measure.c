@@ -18,31 +18,48 @@ static double now_ms(void)
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
 
-void dev_time(void (*fn)(void *ctx), void *ctx, const dev_timing *t, dev_latency *out)
+/* Repetitions per timed run: enough for min_run_ms, measured once. */
+static int calibrate_repeats(void (*fn)(void *ctx), void *ctx, const dev_timing *t)
 {
-    PL_ASSERT(t->threads >= 1 && t->timed_runs >= 1 && t->warmup_runs >= 0);
-    pl_threads_set(t->threads);
-    for (int i = 0; i < t->warmup_runs; i++) fn(ctx);
-
-    /* Repetitions per timed run: enough for min_run_ms, measured once. */
     int repeats = 1;
     for (;;) {
         double start = now_ms();
         for (int r = 0; r < repeats; r++) fn(ctx);
         double took = now_ms() - start;
-        if (took >= t->min_run_ms || repeats >= (1 << 20)) break;
+        if (took >= t->min_run_ms || repeats >= (1 << 20)) return repeats;
         repeats *= took > 0 ? 2 : 16;
     }
+}
 
-    double *samples = pl_xmalloc((size_t)t->timed_runs * sizeof *samples);
-    for (int i = 0; i < t->timed_runs; i++) {
-        double start = now_ms();
-        for (int r = 0; r < repeats; r++) fn(ctx);
-        samples[i] = (now_ms() - start) / repeats;
+void dev_time(void (*fn)(void *ctx), void *ctx, const dev_timing *t, dev_latency *out)
+{
+    dev_time_interleaved(&fn, &ctx, 1, t, out);
+}
+
+void dev_time_interleaved(void (*const *fns)(void *ctx), void *const *ctxs, int k,
+                          const dev_timing *t, dev_latency *outs)
+{
+    PL_ASSERT(t->threads >= 1 && t->timed_runs >= 1 && t->warmup_runs >= 0 && k >= 1);
+    pl_threads_set(t->threads);
+    int *repeats = pl_xmalloc((size_t)k * sizeof *repeats);
+    for (int j = 0; j < k; j++) {
+        for (int i = 0; i < t->warmup_runs; i++) fns[j](ctxs[j]);
+        repeats[j] = calibrate_repeats(fns[j], ctxs[j], t);
     }
-    dev_summarize(samples, t->timed_runs, out);
-    out->repeats = repeats;
+    double *samples = pl_xmalloc((size_t)k * t->timed_runs * sizeof *samples);
+    for (int i = 0; i < t->timed_runs; i++)
+        for (int m = 0; m < k; m++) {
+            int j = i % 2 ? k - 1 - m : m; /* alternate the order: no favoured slot */
+            double start = now_ms();
+            for (int r = 0; r < repeats[j]; r++) fns[j](ctxs[j]);
+            samples[(size_t)j * t->timed_runs + i] = (now_ms() - start) / repeats[j];
+        }
+    for (int j = 0; j < k; j++) {
+        dev_summarize(samples + (size_t)j * t->timed_runs, t->timed_runs, &outs[j]);
+        outs[j].repeats = repeats[j];
+    }
     pl_free(samples);
+    pl_free(repeats);
 }
 
 typedef struct {
@@ -93,9 +110,11 @@ static void fill_input(float *x, size_t n)
     }
 }
 
-int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out)
+/* Plans g for batch in evaluation mode, fills its inputs and runs it once,
+ * so every operator's inputs hold real activations; *nodes (allocated) are
+ * its inference nodes. */
+static int prepare_graph(ig_graph *g, int batch, const dev_timing *t, int **nodes, int *count)
 {
-    memset(out, 0, sizeof *out);
     pl_threads_set(t->threads); /* the untimed first forward too */
     PL_TRY(ig_graph_plan(g, batch));
     PL_TRY(ig_set_training(g, 0));
@@ -103,11 +122,18 @@ int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timing
         if (g->nodes[i].op == IG_OP_INPUT)
             fill_input(ig_value(g, i), (size_t)batch * (size_t)g->nodes[i].shape.c *
                                            (size_t)g->nodes[i].shape.h * (size_t)g->nodes[i].shape.w);
-    int *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof *nodes);
-    int count = dev_inference_nodes(g, nodes);
-    node_run whole = {g, nodes, count};
-    run_nodes(&whole); /* every operator's inputs now hold real activations */
+    *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof **nodes);
+    *count = dev_inference_nodes(g, *nodes);
+    node_run whole = {g, *nodes, *count};
+    run_nodes(&whole);
+    return PL_OK;
+}
 
+int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out)
+{
+    memset(out, 0, sizeof *out);
+    int *nodes = NULL, count = 0;
+    PL_TRY(prepare_graph(g, batch, t, &nodes, &count));
     out->n_operators = g->n_operators;
     out->operators = pl_xcalloc((size_t)(g->n_operators > 0 ? g->n_operators : 1),
                                 sizeof *out->operators);
@@ -120,6 +146,25 @@ int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timing
     pl_free(op_nodes);
     pl_free(nodes);
     return PL_OK;
+}
+
+int dev_time_models(ig_graph *const *gs, int k, int batch, const dev_timing *t, dev_latency *out)
+{
+    PL_ASSERT(k >= 1 && k <= 8);
+    node_run runs[8];
+    void (*fns[8])(void *ctx);
+    void *ctxs[8];
+    int *nodes[8] = {0}, rc = PL_OK;
+    for (int j = 0; j < k && rc == PL_OK; j++) {
+        int count = 0;
+        rc = prepare_graph(gs[j], batch, t, &nodes[j], &count);
+        runs[j] = (node_run){gs[j], nodes[j], count};
+        fns[j] = run_nodes;
+        ctxs[j] = &runs[j];
+    }
+    if (rc == PL_OK) dev_time_interleaved(fns, ctxs, k, t, out);
+    for (int j = 0; j < k; j++) pl_free(nodes[j]);
+    return rc;
 }
 
 void dev_graph_timings_free(dev_graph_timings *t)

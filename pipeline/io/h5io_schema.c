@@ -273,6 +273,7 @@ static const h5io_entry search_entries[] = {
     DSET1("/steps/params_before", H5IO_T_I64, SSTEPS),
     DSET1("/steps/params_after", H5IO_T_I64, SSTEPS),
     DSET1("/steps/accuracy", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/accuracy_recovered", H5IO_T_F64, SSTEPS),
     DSET1("/steps/fit_error", H5IO_T_F64, SSTEPS),
     DSET1("/steps/evaluations", H5IO_T_I32, SSTEPS),
     DSET1("/steps/cache_hits", H5IO_T_I32, SSTEPS),

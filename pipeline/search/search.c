@@ -311,6 +311,7 @@ static int finish_step(search_state *st, const search_options *o)
     s->params_after = s->replaced ? best->params : orig.params;
     s->fit_error = s->replaced ? best->fit_error : 0.0;
     s->accuracy = s->replaced ? best->accuracy : r->base_accuracy;
+    s->accuracy_recovered = s->accuracy;
     s->evaluations = (int32_t)x->evaluations;
     s->cache_hits = (int32_t)x->cache_hits;
     s->seconds = st->step_seconds + now_seconds() - st->step_started;
@@ -339,13 +340,24 @@ static int finish_step(search_state *st, const search_options *o)
         }
         pl_free(map);
         ig_graph_free(cg);
+        if (rc == PL_OK && o->recovery_steps > 0) {
+            rc = search_recover(r, x->data->train, o, st->replaced, s->name);
+            s->accuracy_recovered = search_accuracy(r->model, r->input_node, r->logits_node,
+                                                    x->data->val_images, x->data->val_labels,
+                                                    x->data->n_val);
+        }
         if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st->ms); /* re-profile */
     }
     if (o->progress) fprintf(stderr, "\n");
-    fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%, "
+    char recovered[48] = "";
+    if (s->accuracy_recovered != s->accuracy)
+        snprintf(recovered, sizeof recovered, " (%.2f%% after recovery)",
+                 100 * s->accuracy_recovered);
+    fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%%s, "
             "%d evaluations (%d cached)\n", s->name, s->replaced ? "replaced" : "kept",
             s->latency_before_ms, s->latency_after_ms, (long long)s->params_before,
-            (long long)s->params_after, 100 * s->accuracy, s->evaluations, s->cache_hits);
+            (long long)s->params_after, 100 * s->accuracy, recovered, s->evaluations,
+            s->cache_hits);
     release_step(st);
     return rc;
 }

@@ -17,10 +17,12 @@
 #define SEARCH_H
 
 #include "dev.h"
+#include "ds_experiment.h"
 #include "gen.h"
 #include "graphgen.h"
 #include "lat_cache.h"
 #include "nsga2.h"
+#include "opt_sgd.h"
 
 typedef struct {
     double          epsilon;        /* accuracy points                          */
@@ -39,6 +41,13 @@ typedef struct {
     int             batch;          /* device batch                             */
     uint64_t        seed;
     int             threads;        /* candidates evaluated at once             */
+    /* Recovery after each replacement (search_recover): recovery_steps SGD
+     * steps (0: none) of recovery_batch training images with recovery_sgd,
+     * the rate falling from recovery_lr to 0 along a cosine, on
+     * recovery_threads threads. */
+    int             recovery_steps, recovery_batch, recovery_threads;
+    double          recovery_lr;
+    opt_sgd_config  recovery_sgd;
     int             progress;
     /* Checkpointing (NULL path: none): the state is written atomically after
      * every generation and every finished operator, and a run finding a
@@ -81,7 +90,8 @@ typedef struct {
     int32_t replaced;            /* 1 when a feasible, faster candidate won    */
     double  latency_before_ms, latency_after_ms;
     int64_t params_before, params_after;
-    double  accuracy;            /* validation accuracy after the step         */
+    double  accuracy;            /* validation accuracy with the winner in place */
+    double  accuracy_recovered;  /* the same after the recovery steps            */
     double  fit_error;
     int32_t evaluations, cache_hits, front_size;
     double  seconds;
@@ -108,6 +118,8 @@ typedef struct {
     const float   *val_images;     /* (n_val, input) for the accuracy         */
     const int32_t *val_labels;     /* (n_val)                                  */
     int            n_val;
+    ds_experiment *train;          /* recovery's training images; may be NULL
+                                      when o->recovery_steps is 0              */
 } search_data;
 
 /* Searches model (finalized, with weights; input_node and logits_node are
@@ -121,6 +133,13 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
                const graphgen_result *seeds, const search_options *o, search_result *r);
 
 void search_free(search_result *r);
+
+/* The recovery after replacement number step (named name, for messages):
+ * trains r->model in place, every parameter and the batch-norm statistics,
+ * as search_options describes. Nothing happens when o->recovery_steps is 0.
+ * Returns PL_OK or a negative status (a non-finite loss names the step). */
+int search_recover(search_result *r, ds_experiment *data, const search_options *o, int step,
+                   const char *name);
 
 /* Writes the gos.search artifact atomically (search_io.c): prov is the root
  * provenance (its schema is set here), latency the provenance of every
