@@ -86,8 +86,11 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# Stage programs also get their code key (scripts/code-key.sh, from the
+# linker's map), which keys their results in the store.
 $(BUILD)/%: $(BUILD)/stages/%.o $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -Wl,-Map=$@.map -o $@
+	@scripts/code-key.sh $@ $(BUILD) > $@.code
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

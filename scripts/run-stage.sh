@@ -6,7 +6,9 @@
 #                --fingerprint FP --out ARTIFACT [--input ARTIFACT]...
 #
 # The key of a result is a hash of: the stage's config fingerprint (FP), the
-# stage program's bytes, the OpenBLAS kernel (OPENBLAS_CORETYPE: kernels sum
+# stage program's code key (BUILD/<stage>.code, written at link time by
+# scripts/code-key.sh: its code without the config and artifact-schema
+# modules, whose effect is in FP and in check_artifact), the OpenBLAS kernel (OPENBLAS_CORETYPE: kernels sum
 # in different orders), and the keys of its input artifacts (ARTIFACT.key).
 # If STORE/<stage>-<key>.h5 exists and passes check_artifact, it is reused;
 # otherwise the stage writes it there (atomically). ARTIFACT becomes a hard
@@ -29,9 +31,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+if [ ! -f "$build/$stage.code" ]; then
+    echo "run-stage.sh: $build/$stage.code is missing; rebuild with make" >&2
+    exit 1
+fi
 key=$( {
     cat "$fp"
-    sha256sum < "$build/$stage" | cut -d' ' -f1
+    cat "$build/$stage.code"
     echo "blas kernel: ${OPENBLAS_CORETYPE:-default}"
     for input in $inputs; do cat "$input.key"; done
 } | sha256sum | cut -c1-20)
