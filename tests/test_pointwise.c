@@ -48,6 +48,9 @@ static void test_act_values(void)
     CHECK(act1(NN_ACT_RELU6, -1) == 0 && act1(NN_ACT_RELU6, 3) == 3 && act1(NN_ACT_RELU6, 7) == 6,
           "relu6 values");
     CHECK(act1(NN_ACT_IDENTITY, -2.5f) == -2.5f, "identity value");
+    /* NaN propagates, as in PyTorch (torch.relu(nan) is nan). */
+    for (int k = 0; k < NN_ACT_COUNT; k++)
+        CHECK(isnan(act1((nn_act_kind)k, NAN)), "%s(NaN) is NaN", act_names[k]);
     CHECK_CLOSE(act1(NN_ACT_SIGMOID, 0), 0.5, 1e-7, 0, "sigmoid(0)");
     CHECK_CLOSE(act1(NN_ACT_SIGMOID, 2), 1.0 / (1.0 + exp(-2.0)), 1e-7, 1e-6, "sigmoid(2)");
     CHECK(act1(NN_ACT_SIGMOID, -200) == 0.0f && act1(NN_ACT_SIGMOID, 200) == 1.0f,
@@ -162,6 +165,14 @@ static double bin_ref(nn_binary_kind kind, double a, double b)
 
 static void test_binary(void)
 {
+    /* max propagates NaN from either side, as torch.maximum. */
+    {
+        const float a[4] = {NAN, 1.0f, 2.0f, NAN}, b[4] = {1.0f, NAN, 1.0f, NAN};
+        float out[4];
+        nn_binary_forward(NN_BIN_MAX, out, a, b, 1, 1, 4, 4);
+        CHECK(isnan(out[0]) && isnan(out[1]) && out[2] == 2.0f && isnan(out[3]),
+              "max with NaN: %g %g %g %g", out[0], out[1], out[2], out[3]);
+    }
     for (int k = 0; k < NN_BIN_COUNT; k++) {
         for (int broadcast = 0; broadcast <= 1; broadcast++) {
             const nn_binary_kind kind = (nn_binary_kind)k;

@@ -23,11 +23,12 @@
 #define PW_PAR_MIN 32768L
 
 /* min(max(x, 0), 6) written with comparisons, which gcc vectorises
- * (fminf/fmaxf it does not: 15x slower on hardswish); NaN gives 0. */
+ * (fminf/fmaxf it does not: 15x slower on hardswish). NaN stays NaN, as in
+ * PyTorch, so a diverged layer shows in the loss. */
 static inline float relu6f(float x)
 {
-    float y = x > 0.0f ? x : 0.0f;
-    return y < 6.0f ? y : 6.0f;
+    float y = x < 0.0f ? 0.0f : x;
+    return y > 6.0f ? 6.0f : y;
 }
 
 static inline float sigmoidf(float x)
@@ -46,7 +47,7 @@ void nn_act_forward(nn_act_kind kind, float *out, const float *inp, size_t n)
         return;
     case NN_ACT_RELU:
 #pragma omp parallel for schedule(static) if (count >= PW_PAR_MIN)
-        for (long i = 0; i < count; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        for (long i = 0; i < count; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i]; /* NaN stays */
         return;
     case NN_ACT_RELU6:
 #pragma omp parallel for schedule(static) if (count >= PW_PAR_MIN)
@@ -140,7 +141,7 @@ static inline float binary_value(nn_binary_kind kind, float a, float b)
     case NN_BIN_ADD: return a + b;
     case NN_BIN_SUB: return a - b;
     case NN_BIN_MUL: return a * b;
-    case NN_BIN_MAX: return a >= b ? a : b;
+    case NN_BIN_MAX: return a >= b || a != a ? a : b; /* NaN wins, as torch.maximum */
     case NN_BIN_COUNT: break;
     }
     return 0.0f;
