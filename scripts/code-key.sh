@@ -5,9 +5,10 @@
 #
 #   code-key.sh PROGRAM BUILD_DIR      (reads PROGRAM.map, the linker's map)
 #
-# The key is a hash of the stage's own object and of every library object
-# the linker pulled into the program, except two modules whose effect on a
-# result is already in its key:
+# The key is a hash of the code (debug information stripped: it describes
+# every type a file includes, used or not) of the stage's own object and of
+# every library object the linker pulled into the program, except two
+# modules whose effect on a result is already in its key:
 #   - pipeline/config (loading, schema, text): a stage sees the config only
 #     through the resolved values, whose text is the stage's fingerprint;
 #   - h5io_schema.o (the artifacts' schema tables): they accept or reject an
@@ -20,7 +21,12 @@ program=$1
 build=$2
 members=$(grep -o 'libgos\.a([A-Za-z0-9_]*\.o)' "$program.map" | sort -u |
           sed 's/libgos\.a(\(.*\))/\1/')
-parts=$(sha256sum < "$build/stages/$(basename "$program").o")
+stripped=$(mktemp /tmp/gos_code_key.XXXXXX)
+trap 'rm -f "$stripped"' EXIT
+code_hash() { # code_hash OBJECT: the hash of its code without debug information
+    objcopy --strip-debug "$1" "$stripped" && sha256sum < "$stripped"
+}
+parts=$(code_hash "$build/stages/$(basename "$program").o")
 for member in $members; do
     case "$member" in
         cfg_*.o|h5io_schema.o) continue ;;
@@ -31,6 +37,6 @@ for member in $members; do
         exit 1
     fi
     parts="$parts
-$member $(sha256sum < "$1")"
+$member $(code_hash "$1")"
 done
 printf '%s\n' "$parts" | sha256sum | cut -d' ' -f1

@@ -87,6 +87,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->scratch_share = c->scratch_share;
     o->choose_knee = strcmp(c->choice, "knee") == 0;
     o->min_gain = c->min_gain;
+    o->min_share = c->min_share;
     o->min_nodes = e->graphgen.min_nodes;
     o->max_nodes = e->graphgen.max_nodes;
     PL_TRY(gen_iset_find(e->graphgen.instruction_set, &o->iset));

@@ -126,6 +126,7 @@ typedef struct {
     double crossover_rate, scratch_share;
     char   choice[32];       /* enum: "lowest_latency", "knee"                */
     double min_gain;         /* relative latency cut a replacement must bring */
+    double min_share;        /* operators below this latency share end it     */
     int    validation_images;/* accuracy subset                               */
     int    recovery_steps;   /* SGD steps on the whole model after a replacement */
     double recovery_lr;      /* their starting learning rate (cosine to 0)      */
@@ -151,6 +152,15 @@ typedef struct {
     char      name[128];   /* its basename without ".cfg"                       */
     int       seed;        /* >= 0                                              */
     int       threads;     /* 0: all cores; else 1..256                         */
+    /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
+     * one per line "section.key = value;" in schema order, with "  # default"
+     * appended where the schema default was applied. defaults_applied: only
+     * those lines, without the annotation ("" when no default was applied). */
+    char *resolved_text;
+    char *defaults_applied;
+    /* The sections, in stage order: a field added to a later stage's section
+     * moves no earlier field, so the code of earlier stages (and their store
+     * keys, scripts/code-key.sh) stays the same. */
     cfg_model model;
     cfg_data  data;
     cfg_train train;
@@ -160,12 +170,6 @@ typedef struct {
     cfg_search search;
     cfg_finetune finetune;
     cfg_validate validate;
-    /* Owned, freed by cfg_destroy. resolved_text: every key with its value,
-     * one per line "section.key = value;" in schema order, with "  # default"
-     * appended where the schema default was applied. defaults_applied: only
-     * those lines, without the annotation ("" when no default was applied). */
-    char *resolved_text;
-    char *defaults_applied;
 } cfg_experiment;
 
 /* Loads and validates the experiment file at path into *e (overwritten; no

@@ -401,6 +401,12 @@ static const cfg_key_spec keys[] = {
      .doc = "A winner replaces the operator only when its latency is below the original's "
             "by at least this fraction (measured latencies of microsecond operators move by "
             "a few percent between runs; 0 takes any gain)."},
+    {.section = "search", .key = "min_share", .type = CFG_FLOAT, AT_FLOAT(search.min_share),
+     .def_float = 0.01, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
+     .doc = "Operators are searched slowest first; the search ends at the first one whose "
+            "latency is below this fraction of the current model's (summed over operators): "
+            "replacing it could not buy a speedup worth its evaluations. 0 searches every "
+            "operator until `operators` are replaced."},
     {.section = "search", .key = "validation_images", .type = CFG_INT,
      AT_INT(search.validation_images), .def_int = 1000, .bounds = MIN_MAX, .min = 1,
      .max = 1000000, .fingerprinted = 1,

@@ -263,13 +263,17 @@ static void release_step(search_state *st)
     st->generation = -1;
 }
 
-/* Starts the search of the slowest operator not tried yet; 0 when none. */
+/* Starts the search of the slowest operator not tried yet; 0 when none is
+ * left or it is below o->min_share of the model's latency. */
 static int begin_step(search_state *st, const search_data *data, const search_options *o)
 {
     int target = -1;
-    for (int id = 0; id < st->n_ops; id++)
+    double total = 0;
+    for (int id = 0; id < st->n_ops; id++) {
+        total += st->ms[id];
         if (!st->tried[id] && (target < 0 || st->ms[id] > st->ms[target])) target = id;
-    if (target < 0) return 0;
+    }
+    if (target < 0 || st->ms[target] < o->min_share * total) return 0;
     st->tried[target] = 1;
     st->target = target;
     st->in_step = 1;

@@ -32,6 +32,8 @@ typedef struct {
     double          scratch_share;  /* of the first population                  */
     int             choose_knee;    /* 0: lowest latency on the feasible front  */
     double          min_gain;       /* relative latency cut to replace          */
+    double          min_share;      /* stop at an operator below this share of
+                                       the model's summed operator latency       */
     int             min_nodes, max_nodes;
     gen_iset        iset;
     gen_fit_options fit;
