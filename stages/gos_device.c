@@ -140,6 +140,7 @@ static int write_fit(const char *path, const cfg_experiment *e, const dev_model 
         rc = h5io_write_attr_f64(&w, "/fit", key, after->eff[c]);
     }
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "eff_bandwidth", after->eff_bandwidth);
+    if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "plane_ns", after->plane_ns);
     if (rc == PL_OK) rc = h5io_write_attr_string(&w, "/fit", "device", e->device.name);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "rms_log_before", rep->rms_log_before);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "rms_log_after", rep->rms_log_after);
@@ -194,6 +195,7 @@ static int calibrate(const cfg_experiment *e, const char *out, source *src, int 
         for (int c = 0; c < DEV_CLASS_COUNT; c++)
             printf("    eff_%s = %.3g;\n", dev_class_name(c), after.eff[c]);
         printf("    eff_bandwidth = %.3g;\n", after.eff_bandwidth);
+        printf("    plane_ns = %.3g;\n", after.plane_ns);
     }
     pl_free(samples);
     pl_free(sample_src);

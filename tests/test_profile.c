@@ -368,7 +368,7 @@ static void test_calibration(void)
     dev_model truth = {.cores = 1, .freq_ghz = 2.0, .simd_lanes = 8, .fma_units = 2,
                        .dram_gbs = 10.0, .cache_kb = 256.0, .cache_gbs = 60.0,
                        .overhead_us = 4.0, .eff = {0.6, 0.3, 0.08, 0.15, 0.1, 0.05},
-                       .eff_bandwidth = 0.4};
+                       .eff_bandwidth = 0.4, .plane_ns = 20.0};
     int n = g->n_operators;
     dev_sample *samples = calloc((size_t)n, sizeof *samples);
     int *nodes = calloc((size_t)n * (size_t)g->n_nodes, sizeof *nodes);
@@ -391,6 +391,7 @@ static void test_calibration(void)
           rep.rms_log_after, rep.iterations);
     CHECK(rep.tau_after > 0.99, "and their ranking (tau %g)", rep.tau_after);
     CHECK_CLOSE(m.overhead_us, truth.overhead_us, 0, 0.05, "fitted overhead");
+    CHECK_CLOSE(m.plane_ns, truth.plane_ns, 0, 0.1, "fitted cost per plane");
     CHECK(m.cores == truth.cores && m.dram_gbs == truth.dram_gbs, "characteristics kept");
 
     CHECK(dev_calibrate(&m, samples, 5, &rep) == PL_ERR_INVAL, "too few samples refused");

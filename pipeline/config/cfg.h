@@ -96,6 +96,7 @@ typedef struct {
      * eff_depthwise, eff_linear, eff_pool, eff_other. */
     double eff_class[6];
     double eff_bandwidth;      /* fraction of the bandwidth reached            */
+    double plane_ns;           /* cost per output plane (batch x channel)      */
 } cfg_device;
 
 /* profile: how operators are ranked by inefficiency. */

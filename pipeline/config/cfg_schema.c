@@ -49,8 +49,8 @@ static const cfg_section_spec sections[] = {
     {"device", "The device latencies are measured on or predicted for. Device files "
                "(experiments/common/devices/*.cfg) define `base_device` with the "
                "characteristics of one device and their sources. The latency model, per "
-               "instruction: `overhead_us` + max(FLOPs / (peak * eff_<class>), bytes / "
-               "bandwidth), where peak = cores * freq_ghz * simd_lanes * 2 * fma_units, and "
+               "instruction: `overhead_us` + planes * `plane_ns` + max(FLOPs / (peak * "
+               "eff_<class>), bytes / bandwidth), where planes = batch * output channels,  peak = cores * freq_ghz * simd_lanes * 2 * fma_units, and "
                "the bandwidth is `cache_gbs` when the instruction's bytes fit in `cache_kb`, "
                "else `dram_gbs`, times `eff_bandwidth`. A characteristic left at 0 is "
                "unknown; a predicted device needs them all."},
@@ -272,6 +272,12 @@ static const cfg_key_spec keys[] = {
      .fingerprinted = 1,
      .doc = "Latency model: fixed cost of one instruction (dispatch, thread start), "
             "microseconds."},
+    {.section = "device", .key = "plane_ns", .type = CFG_FLOAT, AT_FLOAT(device.plane_ns),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e6, .fingerprinted = 1,
+     .doc = "Latency model: cost of every instruction per output plane (image of the batch "
+            "times output channel), nanoseconds: the per-channel set-up of kernels on small "
+            "planes (depthwise convolutions, squeeze-and-excitation) that FLOPs and bytes do "
+            "not show. 0: none."},
     {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[0]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "

@@ -39,6 +39,7 @@ typedef struct {
     double dram_gbs, cache_kb, cache_gbs, overhead_us;
     double eff[DEV_CLASS_COUNT]; /* fraction of peak FLOP/s, per class */
     double eff_bandwidth;
+    double plane_ns;             /* per output plane (batch x channel)     */
 } dev_model;
 
 /* One latency, milliseconds. A prediction has runs = repeats = 1 and

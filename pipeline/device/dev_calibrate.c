@@ -7,7 +7,8 @@
 #include <gsl/gsl_multimin.h>
 #include <math.h>
 
-enum { N_FACTORS = DEV_CLASS_COUNT + 2 }; /* overhead, eff[], eff_bandwidth */
+/* x: log overhead, log eff[], log eff_bandwidth, log plane_ns */
+enum { X_EFF = 1, X_BANDWIDTH = 1 + DEV_CLASS_COUNT, X_PLANE, N_FACTORS };
 
 typedef struct {
     dev_model         base;
@@ -19,8 +20,10 @@ typedef struct {
 static void apply(dev_model *m, const gsl_vector *x)
 {
     m->overhead_us = exp(gsl_vector_get(x, 0));
-    for (int c = 0; c < DEV_CLASS_COUNT; c++) m->eff[c] = fmin(1.0, exp(gsl_vector_get(x, 1 + c)));
-    m->eff_bandwidth = fmin(1.0, exp(gsl_vector_get(x, 1 + DEV_CLASS_COUNT)));
+    for (int c = 0; c < DEV_CLASS_COUNT; c++)
+        m->eff[c] = fmin(1.0, exp(gsl_vector_get(x, X_EFF + c)));
+    m->eff_bandwidth = fmin(1.0, exp(gsl_vector_get(x, X_BANDWIDTH)));
+    m->plane_ns = exp(gsl_vector_get(x, X_PLANE));
 }
 
 static double predict_sample(const dev_model *m, const dev_sample *s)
@@ -45,7 +48,7 @@ static double objective(const gsl_vector *x, void *params)
     apply(&m, x);
     /* Penalise efficiencies pushed past 1, which the cap hides. */
     double penalty = 0.0;
-    for (int k = 1; k < N_FACTORS; k++) penalty += fmax(0.0, gsl_vector_get(x, k));
+    for (int k = X_EFF; k <= X_BANDWIDTH; k++) penalty += fmax(0.0, gsl_vector_get(x, k));
     return mean_sq_log_error(&m, p->samples, p->count) + penalty * penalty;
 }
 
@@ -104,6 +107,7 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
     for (int c = 0; c < DEV_CLASS_COUNT; c++)
         if (!(start.eff[c] > 0)) start.eff[c] = 0.3;
     if (!(start.eff_bandwidth > 0)) start.eff_bandwidth = 0.5;
+    if (!(start.plane_ns > 0)) start.plane_ns = 1.0;
 
     fit_problem p = {start, samples, count};
     report->rms_log_before = sqrt(mean_sq_log_error(&start, samples, count));
@@ -120,9 +124,10 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
         for (int b = 0; b < 3; b++) {
             gsl_vector_set(x, 0, log(start.overhead_us * overhead_scale[b]));
             for (int c = 0; c < DEV_CLASS_COUNT; c++)
-                gsl_vector_set(x, 1 + c, fmin(0.0, log(start.eff[c] * eff_scale[a])));
-            gsl_vector_set(x, 1 + DEV_CLASS_COUNT,
+                gsl_vector_set(x, X_EFF + c, fmin(0.0, log(start.eff[c] * eff_scale[a])));
+            gsl_vector_set(x, X_BANDWIDTH,
                            fmin(0.0, log(start.eff_bandwidth * eff_scale[(a + b) % 3])));
+            gsl_vector_set(x, X_PLANE, log(start.plane_ns * overhead_scale[b]));
             double value = minimize_from(&p, x, &iterations);
             if (value < best) {
                 best = value;

@@ -1,8 +1,11 @@
 /* dev_model.c: the latency model of predicted devices, a roofline per
  * instruction:
  *
- *   t = overhead + max(flops / (peak * eff[class]), bytes / (bw * eff_bandwidth))
+ *   t = overhead + planes * plane_ns
+ *         + max(flops / (peak * eff[class]), bytes / (bw * eff_bandwidth))
  *
+ * planes = batch x output channels: the per-channel set-up of kernels on
+ * small planes, which FLOPs and bytes do not show.
  * peak = cores * freq * simd_lanes * 2 * fma_units FLOP/s (an FMA is two
  * FLOPs); bw is the cache bandwidth when the instruction's bytes (inputs,
  * output and parameters, ig_node_bytes) fit in the cache, else the DRAM
@@ -58,7 +61,8 @@ double dev_predict_node_ms(const dev_model *m, const ig_graph *g, int node, int 
     double bw = (in_cache ? m->cache_gbs : m->dram_gbs) * 1e9 * m->eff_bandwidth;
     double compute_s = peak > 0 ? flops / peak : 0.0;
     double memory_s = bw > 0 ? bytes / bw : 0.0;
-    return 1e-3 * m->overhead_us + 1e3 * fmax(compute_s, memory_s);
+    double planes = (double)batch * g->nodes[node].shape.c;
+    return 1e-3 * m->overhead_us + 1e-6 * m->plane_ns * planes + 1e3 * fmax(compute_s, memory_s);
 }
 
 double dev_predict_nodes_ms(const dev_model *m, const ig_graph *g, const int *nodes, int count,

@@ -187,6 +187,7 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "eff_pool", H5IO_T_F64),
     ATTR("/fit", "eff_other", H5IO_T_F64),
     ATTR("/fit", "eff_bandwidth", H5IO_T_F64),
+    ATTR("/fit", "plane_ns", H5IO_T_F64),
     ATTR("/fit", "rms_log_before", H5IO_T_F64),
     ATTR("/fit", "rms_log_after", H5IO_T_F64),
     ATTR("/fit", "tau_before", H5IO_T_F64),
