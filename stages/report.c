@@ -5,8 +5,10 @@
  *
  * Reads RESULTS/NAME/{validate,search,graphs}.h5 of every experiment folder
  * (not store, tables, plots), any of which may be missing (noted), and writes
- * RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex} and, when
- * gnuplot is installed, the PNGs under RESULTS/plots/ (pipeline/report/report.h).
+ * RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex}, a
+ * RESULTS/tables/sweep_SWEEP.{md,csv,tex} per sweep (the folders SWEEP@VARIANT
+ * of `make sweep`, which are not rows of the models table) and, when gnuplot
+ * is installed, the PNGs under RESULTS/plots/ (pipeline/report/report.h).
  * Notes go to stderr; the files written to stdout. Exits 0 on success, 1 on
  * an error (a corrupt artifact names its file), 2 on a usage error. */
 #include "h5io.h"
@@ -20,9 +22,11 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: report [RESULTS]\n"
-                 "Writes RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex} and, with\n"
-                 "gnuplot (or $GOS_GNUPLOT; GOS_GNUPLOT=none skips), RESULTS/plots/*.png from\n"
-                 "every RESULTS/NAME/{validate,search,graphs}.h5. RESULTS defaults to results.\n");
+                 "Writes RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex},\n"
+                 "RESULTS/tables/sweep_SWEEP.{md,csv,tex} for the sweep variants (folders\n"
+                 "SWEEP@VARIANT) and, with gnuplot (or $GOS_GNUPLOT; GOS_GNUPLOT=none skips),\n"
+                 "RESULTS/plots/*.png from every RESULTS/NAME/{validate,search,graphs}.h5.\n"
+                 "RESULTS defaults to results.\n");
 }
 
 int main(int argc, char **argv)
@@ -44,18 +48,22 @@ int main(int argc, char **argv)
     snprintf(plots, n, "%s/plots", results);
     if (rc == PL_OK) {
         if (r.n == 0) fprintf(stderr, "report: no experiments under %s\n", results);
-        rc = rp_write_tables(&r, tables);
+        rc = rp_write_tables(&r, tables, stderr);
     }
     if (rc == PL_OK) {
-        int with_validate = 0, with_search = 0, with_graphs = 0;
+        int with_validate = 0, with_search = 0, with_graphs = 0, variants = 0;
         for (int i = 0; i < r.n; i++) {
             with_validate += r.exps[i].validate != NULL;
             with_search += r.exps[i].search != NULL;
             with_graphs += r.exps[i].graphs != NULL;
+            variants += r.exps[i].validate && rp_is_sweep_variant(r.exps[i].name);
         }
         printf("report: %d experiment%s: %s/{models,sparsity,replacements}.{md,csv,tex} "
                "(%d validated, %d searched, %d with a sparsity study)\n", r.n,
                r.n == 1 ? "" : "s", tables, with_validate, with_search, with_graphs);
+        if (variants)
+            printf("report: %d validated sweep variant%s: %s/sweep_SWEEP.{md,csv,tex}\n",
+                   variants, variants == 1 ? "" : "s", tables);
         int skipped = 0;
         rc = rp_write_plots(&r, plots, stderr, &skipped);
         if (rc == PL_OK && skipped)

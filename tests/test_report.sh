@@ -10,7 +10,14 @@
 #   and in the sparsity table only; the plots are written when gnuplot is
 #   installed, skipped with a note when not (GOS_GNUPLOT=none); a failing
 #   gnuplot is an error naming its script; a truncated validate.h5 makes the
-#   report fail naming the file.
+#   report fail naming the file. Sweep tables: two variants of tiny that
+#   differ in search.epsilon (experiments/gos_test_sweep_PID@{a,b}.cfg,
+#   written for the test and removed on exit; `make sweep` writes such files
+#   from experiments/sweeps/) are run into the same results folder and store
+#   (the baseline is shared): they are rows of sweep_gos_test_sweep_PID.
+#   {md,csv,tex} with a search.epsilon column, not of the models table,
+#   which says they are left out and still holds tiny; a sweep whose variants
+#   have no validate.h5 gets no table, with a note.
 # Run from the repository root (make check sets GOS_BUILD, the build folder,
 # and GOS_MAKE_ARGS, e.g. SAN=1). Prints "test_report: N passed, N failed".
 set -u
@@ -18,7 +25,10 @@ build=${GOS_BUILD:-build}
 make_args=${GOS_MAKE_ARGS:-}
 tmp=$(mktemp -d /tmp/gos_test_report.XXXXXX)
 res="$tmp/results"
-cleanup() { rm -rf "$tmp"; }
+# The sweep's variants are experiment files of their own (they @include
+# tiny.cfg from experiments/); the PID keeps concurrent runs apart.
+sweep="gos_test_sweep_$$"
+cleanup() { rm -rf "$tmp" "experiments/$sweep@"*.cfg; }
 trap cleanup EXIT
 
 test_name=test_report
@@ -98,5 +108,46 @@ check "the error names the file" grep -q "report: error: $tmp/bad/tiny/validate.
 check "and writes no tables" test ! -e "$tmp/bad/tables/models.md"
 GOS_GNUPLOT=none "$build/report" "$tmp/nowhere" > "$tmp/out" 2>&1
 check "a missing results folder is an error naming it" sh -c "test $? -ne 0 && grep -q '$tmp/nowhere' $tmp/out"
+
+# Two sweep variants of tiny, differing only in search.epsilon, as `make
+# sweep` would write them; only search, finetune and validate run for them.
+for variant in a:0.5 b:2.0; do
+    cat > "experiments/$sweep@${variant%%:*}.cfg" <<CFG
+@include "tiny.cfg"
+
+overrides = {
+    search = { epsilon = ${variant#*:}; };
+    validate = { only_report = true; };
+};
+CFG
+    make --no-print-directory $make_args experiment="$sweep@${variant%%:*}" RESULTS="$res" \
+        STORE="$tmp/store" > "$tmp/out" 2>&1
+    check "make experiment=$sweep@${variant%%:*} succeeds" test $? -eq 0
+    check "and shares tiny's baseline" sh -c "! grep -q '^train: epoch' $tmp/out"
+done
+mkdir -p "$res/${sweep}_unvalidated@x"
+cp "$res/tiny/graphs.h5" "$res/${sweep}_unvalidated@x/graphs.h5"
+GOS_GNUPLOT=none "$build/report" "$res" > "$tmp/out" 2>&1
+check "the report with sweep variants succeeds" test $? -eq 0
+check "it names the sweep tables" grep -q "^report: 2 validated sweep variants: $t/sweep_SWEEP.{md,csv,tex}" "$tmp/out"
+check "a sweep without a validate.h5 gets a note" grep -q "^report: sweep ${sweep}_unvalidated: no variant has a validate.h5" "$tmp/out"
+check "and no table" test ! -e "$t/sweep_${sweep}_unvalidated.md"
+all=1
+for e in md csv tex; do test -s "$t/sweep_$sweep.$e" || all=0; done
+check "sweep_$sweep.{md,csv,tex} exist" test $all = 1
+cp "$t/sweep_$sweep.csv" "$tmp/out"
+check "the sweep CSV's header has the varied key, search.epsilon, alone" grep -q '^variant,search.epsilon,model,device,latency_kind,original_latency_ms_measured,adapted_latency_ms_measured,speedup,' "$t/sweep_$sweep.csv"
+check "the sweep CSV has the two variants' rows" test "$(wc -l < "$t/sweep_$sweep.csv")" = 3
+check "with their epsilons" sh -c "sed -n 2p $t/sweep_$sweep.csv | grep -q '^a,0.5,convnet,host,measured,' && sed -n 3p $t/sweep_$sweep.csv | grep -q '^b,2.0,convnet,host,measured,'"
+cp "$t/sweep_$sweep.md" "$tmp/out"
+check "the sweep table says what it varies" grep -q "^The sweep (experiments/sweeps/$sweep.cfg) varies, .*: search.epsilon.$" "$t/sweep_$sweep.md"
+check "and the variants' average and minimum speedup" grep -q "^Speedup over 2 variants: average [0-9.]*x, minimum [0-9.]*x ([ab])." "$t/sweep_$sweep.md"
+check "the sweep .tex is a tabular" grep -q '^b & 2.0 & convnet & host & measured & ' "$t/sweep_$sweep.tex"
+cp "$t/models.csv" "$tmp/out"
+check "the models CSV still has tiny's row alone" sh -c "test \$(wc -l < $t/models.csv) = 2 && grep -q '^tiny,convnet,host,measured,' $t/models.csv"
+cp "$t/models.md" "$tmp/out"
+check "the models table has no variant" sh -c "! grep -q '$sweep' $t/models.md $t/models.tex"
+check "its speedup note is tiny's alone" grep -q "^Speedup over 1 experiment: average $speedup, minimum $speedup (tiny).$" "$t/models.md"
+check "it says the variants are left out" grep -q "^2 sweep variants (folders SWEEP@VARIANT) are left out: see the sweep_SWEEP tables.$" "$t/models.md"
 
 check_summary

@@ -10,8 +10,13 @@
  * an error naming the file.
  *
  * rp_write_tables writes results/tables/{models,sparsity,replacements}.
- * {md,csv,tex}; rp_write_plots writes the PNGs under results/plots/ with gnuplot. Every
- * file is written to "<file>.tmp.<pid>" and renamed over the real name.
+ * {md,csv,tex} and, for every sweep, sweep_SWEEP.{md,csv,tex}: a folder named
+ * SWEEP@VARIANT is a variant of experiments/sweeps/SWEEP.cfg (`make sweep`),
+ * a row of its sweep's table (with the config keys the variants differ in,
+ * from validate.h5's resolved config) instead of the models table, which
+ * holds the other experiments. rp_write_plots writes the PNGs under
+ * results/plots/ with gnuplot. Every file is written to "<file>.tmp.<pid>"
+ * and renamed over the real name.
  * Every latency column says where its numbers come from (measured, predicted
  * or remote, from the artifact's /latency@kind; the sparsity study's are
  * always predicted).
@@ -24,13 +29,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* gos.validate: one row of the models table. */
+/* gos.validate: one row of the models table or of a sweep table. */
 typedef struct {
     char *model, *device, *kind;          /* /summary@model, @device, /latency@kind */
     double orig_ms, adapt_ms, speedup;
     double orig_acc, adapt_acc;           /* 0..1 */
     double acc_change, epsilon;           /* points */
     int64_t orig_params, adapt_params, replaced, within;
+    char *config;                         /* the root's @config: the resolved config,
+                                           * "section.key = value;" a line */
 } rp_validate;
 
 /* gos.search: the steps, the chosen DAGs as short strings, the generations. */
@@ -88,9 +95,13 @@ int rp_read_graphs(const char *path, rp_graphs **out);
 void rp_dag_string(char *buf, size_t n, char *const *opcodes, const int32_t *attrs,
                    int64_t first, int32_t n_nodes, int32_t n_inputs);
 
-/* Writes the three tables, each as .md, .csv and .tex, into out_dir (created
- * when missing). */
-int rp_write_tables(const rp_results *r, const char *out_dir);
+/* Whether an experiment's folder name is SWEEP@VARIANT: a sweep variant. */
+int rp_is_sweep_variant(const char *name);
+
+/* Writes the three tables and the sweep tables, each as .md, .csv and .tex,
+ * into out_dir (created when missing). A sweep none of whose variants has a
+ * validate.h5 gets no table, with a note on `notes`. */
+int rp_write_tables(const rp_results *r, const char *out_dir, FILE *notes);
 
 /* Writes the plots into out_dir with `gnuplot` (the program named by
  * $GOS_GNUPLOT, else gnuplot on PATH). When it is not installed, returns 0

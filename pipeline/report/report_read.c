@@ -35,6 +35,7 @@ static void validate_free(rp_validate *v)
     pl_free(v->model);
     pl_free(v->device);
     pl_free(v->kind);
+    pl_free(v->config);
     pl_free(v);
 }
 
@@ -48,6 +49,7 @@ int rp_read_validate(const char *path, rp_validate **out)
     if (rc == PL_OK) rc = h5io_read_attr_string(&r, "/summary", "model", &v->model);
     if (rc == PL_OK) rc = h5io_read_attr_string(&r, "/summary", "device", &v->device);
     if (rc == PL_OK) rc = h5io_read_attr_string(&r, "/latency", "kind", &v->kind);
+    if (rc == PL_OK) rc = h5io_read_attr_string(&r, "/", "config", &v->config);
     if (rc == PL_OK) rc = h5io_read_attr_f64(&r, "/original", "latency_ms", &v->orig_ms);
     if (rc == PL_OK) rc = h5io_read_attr_f64(&r, "/adapted", "latency_ms", &v->adapt_ms);
     if (rc == PL_OK) rc = h5io_read_attr_f64(&r, "/original", "accuracy", &v->orig_acc);

@@ -1,6 +1,9 @@
-/* report_tables.c: the models, sparsity and replacements tables, each as
- * GitHub-flavoured Markdown, CSV (a header row, then one row per line) and a
- * LaTeX tabular with \hline rules, written atomically. */
+/* report_tables.c: the table model and its three formats (GitHub-flavoured
+ * Markdown, CSV with a header row, a LaTeX tabular with \hline rules, each
+ * written atomically), the models, sparsity and replacements tables, and the
+ * validation columns the models table shares with the sweep tables
+ * (report_sweeps.c): the models table holds every experiment but the sweep
+ * variants (folders SWEEP@VARIANT), which are rows of their sweep's table. */
 #include "report.h"
 #include "report_internal.h"
 
@@ -348,76 +351,137 @@ static void latency_column(rp_table *t, const char *what, const char *key, const
     rp_table_column(t, head, k);
 }
 
+/* ---- the validation columns (models and sweep tables) ------------------------ */
+
+int rp_validated_rows(const rp_experiment *exps, int n, int keep_variants,
+                      const rp_experiment **rows)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (exps[i].validate && (keep_variants || !rp_is_sweep_variant(exps[i].name)))
+            rows[k++] = &exps[i];
+    return k;
+}
+
+const char *rp_validated_kind(const rp_experiment *const *rows, int n)
+{
+    const char **kinds = pl_xcalloc((size_t)n + 1, sizeof *kinds);
+    for (int i = 0; i < n; i++) kinds[i] = rows[i]->validate->kind;
+    const char *kind = common_kind(kinds, n);
+    pl_free(kinds);
+    return kind;
+}
+
+void rp_validated_columns(rp_table *t, const char *kind, int with_params_before)
+{
+    rp_table_column(t, "model", "model");
+    rp_table_column(t, "device", "device");
+    rp_table_column(t, "latency kind", "latency_kind");
+    latency_column(t, "original latency", "original_latency", kind);
+    latency_column(t, "adapted latency", "adapted_latency", kind);
+    rp_table_column(t, "speedup", "speedup");
+    rp_table_column(t, "original accuracy (%)", "original_accuracy_pct");
+    rp_table_column(t, "adapted accuracy (%)", "adapted_accuracy_pct");
+    rp_table_column(t, "accuracy change (points)", "accuracy_change_points");
+    if (with_params_before) rp_table_column(t, "params before", "params_before");
+    rp_table_column(t, "params after", "params_after");
+    rp_table_column(t, "operators replaced", "operators_replaced");
+    rp_table_column(t, "within epsilon", "within_epsilon");
+}
+
+void rp_validated_cells(rp_table *t, const rp_validate *v, int with_params_before)
+{
+    rp_table_cell(t, v->model, NULL);
+    rp_table_cell(t, v->device, NULL);
+    rp_table_cell(t, v->kind, NULL);
+    cell_f(t, F_G4, v->orig_ms);
+    cell_f(t, F_G4, v->adapt_ms);
+    cell_f(t, F_SPEEDUP, v->speedup);
+    cell_f(t, F_FIX2, 100 * v->orig_acc);
+    cell_f(t, F_FIX2, 100 * v->adapt_acc);
+    cell_f(t, F_SIGNED2, v->acc_change);
+    if (with_params_before) cell_i(t, v->orig_params);
+    cell_i(t, v->adapt_params);
+    cell_i(t, v->replaced);
+    char eps[64];
+    snprintf(eps, sizeof eps, "%s (%.3g)", v->within ? "yes" : "no", v->epsilon);
+    rp_table_cell(t, eps, v->within ? "1" : "0");
+}
+
+/* The average and minimum of the rows' finite speedups. */
+static void note_speedups(rp_table *t, const rp_experiment *const *rows, int n, const char *noun,
+                          const char *(*row_name)(const rp_experiment *))
+{
+    double sum = 0, min = INFINITY;
+    const char *min_name = "";
+    int finite = 0;
+    for (int i = 0; i < n; i++) {
+        double speedup = rows[i]->validate->speedup;
+        if (!isfinite(speedup)) continue;
+        sum += speedup;
+        if (speedup < min) {
+            min = speedup;
+            min_name = row_name(rows[i]);
+        }
+        finite++;
+    }
+    if (finite)
+        rp_buf_printf(&t->notes, "Speedup over %d %s%s: average %.2fx, minimum %.2fx (%s).\n",
+                      finite, noun, finite == 1 ? "" : "s", sum / finite, min, min_name);
+    else if (n)
+        rp_buf_printf(&t->notes, "No %s has a finite speedup.\n", noun);
+    else
+        rp_buf_printf(&t->notes, "No %s has a validate.h5 yet.\n", noun);
+}
+
+void rp_validated_notes(rp_table *t, const char *kind, const rp_experiment *const *rows, int n,
+                        const char *noun, const char *(*row_name)(const rp_experiment *))
+{
+    rp_buf_printf(&t->notes, "Latency: end-to-end median at the device's batch, %s. "
+                  "Accuracy: test set. Within epsilon: the accuracy change is at least "
+                  "-search.epsilon (in brackets).\n", kind ? kind : "measured or predicted "
+                  "as each row's kind says");
+    note_speedups(t, rows, n, noun, row_name);
+}
+
 /* ---- models ------------------------------------------------------------------ */
+
+static const char *experiment_name(const rp_experiment *x)
+{
+    return x->name;
+}
+
+/* The sweep variants with a validate.h5: rows of the sweep tables, not here. */
+static void note_sweep_variants(rp_table *t, const rp_results *r)
+{
+    int variants = 0;
+    for (int i = 0; i < r->n; i++)
+        variants += r->exps[i].validate && rp_is_sweep_variant(r->exps[i].name);
+    if (variants)
+        rp_buf_printf(&t->notes, "%d sweep variant%s (folders SWEEP@VARIANT) %s left out: "
+                      "see the sweep_SWEEP tables.\n", variants, variants == 1 ? "" : "s",
+                      variants == 1 ? "is" : "are");
+}
 
 static int models_table(const rp_results *r, const char *dir)
 {
-    const char **kinds = pl_xcalloc((size_t)r->n + 1, sizeof *kinds);
-    int n = 0;
-    for (int i = 0; i < r->n; i++)
-        if (r->exps[i].validate) kinds[n++] = r->exps[i].validate->kind;
-    const char *kind = common_kind(kinds, n);
-    pl_free(kinds);
+    const rp_experiment **rows = pl_xcalloc((size_t)r->n + 1, sizeof *rows);
+    int n = rp_validated_rows(r->exps, r->n, 0, rows);
+    const char *kind = rp_validated_kind(rows, n);
 
     rp_table t;
     rp_table_init(&t, "Models: original against adapted (gos.validate)");
     rp_table_column(&t, "experiment", "experiment");
-    rp_table_column(&t, "model", "model");
-    rp_table_column(&t, "device", "device");
-    rp_table_column(&t, "latency kind", "latency_kind");
-    latency_column(&t, "original latency", "original_latency", kind);
-    latency_column(&t, "adapted latency", "adapted_latency", kind);
-    rp_table_column(&t, "speedup", "speedup");
-    rp_table_column(&t, "original accuracy (%)", "original_accuracy_pct");
-    rp_table_column(&t, "adapted accuracy (%)", "adapted_accuracy_pct");
-    rp_table_column(&t, "accuracy change (points)", "accuracy_change_points");
-    rp_table_column(&t, "params before", "params_before");
-    rp_table_column(&t, "params after", "params_after");
-    rp_table_column(&t, "operators replaced", "operators_replaced");
-    rp_table_column(&t, "within epsilon", "within_epsilon");
-
-    double sum = 0, min = INFINITY;
-    const char *min_name = "";
-    int rows = 0;
-    for (int i = 0; i < r->n; i++) {
-        const rp_validate *v = r->exps[i].validate;
-        if (!v) continue;
-        rp_table_cell(&t, r->exps[i].name, NULL);
-        rp_table_cell(&t, v->model, NULL);
-        rp_table_cell(&t, v->device, NULL);
-        rp_table_cell(&t, v->kind, NULL);
-        cell_f(&t, F_G4, v->orig_ms);
-        cell_f(&t, F_G4, v->adapt_ms);
-        cell_f(&t, F_SPEEDUP, v->speedup);
-        cell_f(&t, F_FIX2, 100 * v->orig_acc);
-        cell_f(&t, F_FIX2, 100 * v->adapt_acc);
-        cell_f(&t, F_SIGNED2, v->acc_change);
-        cell_i(&t, v->orig_params);
-        cell_i(&t, v->adapt_params);
-        cell_i(&t, v->replaced);
-        char eps[64];
-        snprintf(eps, sizeof eps, "%s (%.3g)", v->within ? "yes" : "no", v->epsilon);
-        rp_table_cell(&t, eps, v->within ? "1" : "0");
-        if (isfinite(v->speedup)) {
-            sum += v->speedup;
-            if (v->speedup < min) {
-                min = v->speedup;
-                min_name = r->exps[i].name;
-            }
-            rows++;
-        }
+    rp_validated_columns(&t, kind, 1);
+    for (int i = 0; i < n; i++) {
+        rp_table_cell(&t, rows[i]->name, NULL);
+        rp_validated_cells(&t, rows[i]->validate, 1);
     }
-    rp_buf_printf(&t.notes, "Latency: end-to-end median at the device's batch, %s. "
-                  "Accuracy: test set. Within epsilon: the accuracy change is at least "
-                  "-search.epsilon (in brackets).\n", kind ? kind : "measured or predicted "
-                  "as each row's kind says");
-    if (rows)
-        rp_buf_printf(&t.notes, "Speedup over %d experiment%s: average %.2fx, minimum "
-                      "%.2fx (%s).\n", rows, rows == 1 ? "" : "s", sum / rows, min, min_name);
-    else
-        rp_buf_printf(&t.notes, "No experiment has a validate.h5 yet.\n");
+    rp_validated_notes(&t, kind, rows, n, "experiment", experiment_name);
+    note_sweep_variants(&t, r);
     int rc = rp_table_write(&t, dir, "models");
     rp_table_free(&t);
+    pl_free(rows);
     return rc;
 }
 
@@ -519,12 +583,13 @@ static int replacements_table(const rp_results *r, const char *dir)
     return rc;
 }
 
-int rp_write_tables(const rp_results *r, const char *out_dir)
+int rp_write_tables(const rp_results *r, const char *out_dir, FILE *notes)
 {
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
         PL_FAIL(PL_ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
     PL_TRY(models_table(r, out_dir));
     PL_TRY(sparsity_table(r, out_dir));
     PL_TRY(replacements_table(r, out_dir));
+    PL_TRY(rp_write_sweep_tables(r, out_dir, notes));
     return PL_OK;
 }
