@@ -55,23 +55,23 @@ int main(int argc, char **argv)
         return usage();
     const char *checkpoint = resume.path;
     int stop_after = resume.stop_after;
-    cfg_experiment cfg;
+    cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL;
     int input_node = -1, logits_node = -1;
-    int rc = cfg_load(&cfg, cfg_path);
+    int rc = cfg_load(cfg, cfg_path);
     if (rc == PL_OK) rc = read_search(search, &g, &input_node, &logits_node);
     if (rc == PL_OK) {
         /* The train recipe with the finetune section's schedule. */
-        cfg_train recipe = cfg.train;
-        recipe.epochs = cfg.finetune.epochs;
-        recipe.lr = cfg.finetune.lr;
-        snprintf(recipe.schedule, sizeof recipe.schedule, "%s", cfg.finetune.schedule);
-        recipe.min_lr = cfg.finetune.min_lr;
-        recipe.warmup_epochs = cfg.finetune.warmup_epochs;
-        int progress = strcmp(cfg.train.progress, "always") == 0 ||
-                       (strcmp(cfg.train.progress, "auto") == 0 && isatty(STDERR_FILENO) &&
+        cfg_train recipe = cfg->train;
+        recipe.epochs = cfg->finetune.epochs;
+        recipe.lr = cfg->finetune.lr;
+        snprintf(recipe.schedule, sizeof recipe.schedule, "%s", cfg->finetune.schedule);
+        recipe.min_lr = cfg->finetune.min_lr;
+        recipe.warmup_epochs = cfg->finetune.warmup_epochs;
+        int progress = strcmp(cfg->train.progress, "always") == 0 ||
+                       (strcmp(cfg->train.progress, "auto") == 0 && isatty(STDERR_FILENO) &&
                         !getenv("CI"));
-        train_options opt = {.cfg = &cfg, .initial = g, .initial_input = input_node,
+        train_options opt = {.cfg = cfg, .initial = g, .initial_input = input_node,
                              .initial_logits = logits_node, .recipe = &recipe,
                              .stage = "finetune", .schema = "gos.adapted",
                              .artifact_path = artifact, .checkpoint_path = checkpoint,
@@ -81,6 +81,6 @@ int main(int argc, char **argv)
     }
     if (rc < 0) fprintf(stderr, "finetune: error: %s\n", pl_last_error());
     ig_graph_free(g);
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

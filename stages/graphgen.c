@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     memset(&prov, 0, sizeof prov);
     h5io_now_iso8601(prov.start_time, sizeof prov.start_time);
 
-    cfg_experiment cfg;
+    cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL;
     int32_t *ranking = NULL;
     float *images = NULL;
@@ -150,24 +150,24 @@ int main(int argc, char **argv)
     graphgen_options o;
     graphgen_result result;
     memset(&result, 0, sizeof result);
-    int rc = cfg_load(&cfg, cfg_path);
-    if (rc == PL_OK) rc = options_from(&cfg, &o);
+    int rc = cfg_load(cfg, cfg_path);
+    if (rc == PL_OK) rc = options_from(cfg, &o);
     if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node);
     if (rc == PL_OK) rc = read_ranking(profile, g, &ranking, &n_ranked);
-    if (rc == PL_OK) rc = sample_images(&cfg, &images, &n_images);
+    if (rc == PL_OK) rc = sample_images(cfg, &images, &n_images);
     if (rc == PL_OK)
         rc = graphgen_run(g, input_node, ranking, n_ranked, images, n_images, &o, &result);
     if (rc == PL_OK) {
         snprintf(prov.stage, sizeof prov.stage, "graphgen");
-        snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg.name);
-        prov.config_text = cfg.resolved_text;
-        prov.seed = cfg.seed;
+        snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg->name);
+        prov.config_text = cfg->resolved_text;
+        prov.seed = cfg->seed;
         rc = graphgen_write(out, &prov, g, &o, &result);
     }
     if (rc == PL_OK) {
         printf("graphgen: %s: %d operators (%d skipped), %d images, %d seed candidates, "
-               "instruction set %s; latencies predicted on %s\n", cfg.name, result.n_ops,
-               result.skipped, n_images, result.n_candidates, o.iset.name, cfg.device.name);
+               "instruction set %s; latencies predicted on %s\n", cfg->name, result.n_ops,
+               result.skipped, n_images, result.n_candidates, o.iset.name, cfg->device.name);
         print_study(&result);
     }
     if (rc < 0) fprintf(stderr, "graphgen: error: %s\n", pl_last_error());
@@ -175,6 +175,6 @@ int main(int argc, char **argv)
     pl_free(images);
     pl_free(ranking);
     ig_graph_free(g);
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

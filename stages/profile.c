@@ -61,20 +61,20 @@ int main(int argc, char **argv)
     char start[32];
     h5io_now_iso8601(start, sizeof start);
 
-    cfg_experiment cfg;
+    cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL;
     prof_result result;
     memset(&result, 0, sizeof result);
-    int rc = cfg_load(&cfg, cfg_path);
+    int rc = cfg_load(cfg, cfg_path);
     if (rc == PL_OK) rc = read_baseline(baseline, &g);
     char work_dir[1100];
     snprintf(work_dir, sizeof work_dir, "%s", out);
-    if (rc == PL_OK) rc = prof_run(&cfg, g, baseline, dirname(work_dir), &result);
-    if (rc == PL_OK) rc = prof_write(out, &cfg, g, &result, start);
-    if (rc == PL_OK) print_profile(&cfg, g, &result);
+    if (rc == PL_OK) rc = prof_run(cfg, g, baseline, dirname(work_dir), &result);
+    if (rc == PL_OK) rc = prof_write(out, cfg, g, &result, start);
+    if (rc == PL_OK) print_profile(cfg, g, &result);
     if (rc < 0) fprintf(stderr, "profile: error: %s\n", pl_last_error());
     prof_free(&result);
     ig_graph_free(g);
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     h5io_provenance prov;
     memset(&prov, 0, sizeof prov);
     h5io_now_iso8601(prov.start_time, sizeof prov.start_time);
-    cfg_experiment cfg;
+    cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL;
     int input_node = -1, logits_node = -1;
     stage_data data;
@@ -146,9 +146,9 @@ int main(int argc, char **argv)
     memset(&result, 0, sizeof result);
     search_options o;
     dev_provenance latency;
-    int rc = cfg_load(&cfg, cfg_path);
-    if (rc == PL_OK) rc = options_from(&cfg, &o, &latency);
-    if (rc == PL_OK) rc = cfg_fingerprint(&cfg, "search", &fingerprint);
+    int rc = cfg_load(cfg, cfg_path);
+    if (rc == PL_OK) rc = options_from(cfg, &o, &latency);
+    if (rc == PL_OK) rc = cfg_fingerprint(cfg, "search", &fingerprint);
     o.checkpoint_path = checkpoint;
     o.fingerprint = fingerprint;
     o.stop_after = stop_after;
@@ -163,13 +163,13 @@ int main(int argc, char **argv)
                  sizeof cache_path - (size_t)(slash ? slash + 1 - cache_path : 0),
                  "latency-cache.h5");
         rc = lat_cache_open(&cache, cache_path);
-        if (rc == PL_OK) lat_cache_set_provenance(cache, cfg.name);
+        if (rc == PL_OK) lat_cache_set_provenance(cache, cfg->name);
         o.latency_cache = cache;
         o.latency_prov = latency;
     }
     if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node, &logits_node);
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
-    if (rc == PL_OK) rc = load_data(&cfg, &data);
+    if (rc == PL_OK) rc = load_data(cfg, &data);
     if (rc == PL_OK) {
         search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val,
                           &data.splits};
@@ -181,9 +181,9 @@ int main(int argc, char **argv)
     if (stopped) printf("search: stopped as asked; the checkpoint %s resumes it\n", checkpoint);
     if (rc == PL_OK && !stopped) {
         snprintf(prov.stage, sizeof prov.stage, "search");
-        snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg.name);
-        prov.config_text = cfg.resolved_text;
-        prov.seed = cfg.seed;
+        snprintf(prov.experiment, sizeof prov.experiment, "%s", cfg->name);
+        prov.config_text = cfg->resolved_text;
+        prov.seed = cfg->seed;
         rc = search_write(out, &prov, &latency, &o, data.n_val, result.input_node,
                           result.logits_node, &result);
     }
@@ -194,8 +194,8 @@ int main(int argc, char **argv)
         printf("search: %s: %d of %d operators searched were replaced; operators' latency "
                "%.4g -> %.4g ms (%s on %s, %.2fx); validation accuracy %.2f%% baseline, "
                "epsilon %.3g points; %ld evaluations, %ld cached\n",
-               cfg.name, replaced, result.n_steps, result.base_latency_ms,
-               result.final_latency_ms, latency.kind, cfg.device.name,
+               cfg->name, replaced, result.n_steps, result.base_latency_ms,
+               result.final_latency_ms, latency.kind, cfg->device.name,
                result.final_latency_ms > 0 ? result.base_latency_ms / result.final_latency_ms : 0.0,
                100 * result.base_accuracy, o.epsilon, result.evaluations, result.cache_hits);
     }
@@ -208,6 +208,6 @@ int main(int argc, char **argv)
     ds_experiment_free(&data.splits);
     ig_graph_free(g);
     free(fingerprint);
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

@@ -33,19 +33,19 @@ int main(int argc, char **argv)
     const char *checkpoint = resume.path;
     int stop_after = resume.stop_after;
 
-    cfg_experiment cfg;
-    if (cfg_load(&cfg, cfg_path) < 0) {
+    cfg_experiment *cfg = cfg_new();
+    if (cfg_load(cfg, cfg_path) < 0) {
         fprintf(stderr, "train: error: %s\n", pl_last_error());
         return 1;
     }
-    int progress = strcmp(cfg.train.progress, "always") == 0 ||
-                   (strcmp(cfg.train.progress, "auto") == 0 && isatty(STDERR_FILENO) &&
+    int progress = strcmp(cfg->train.progress, "always") == 0 ||
+                   (strcmp(cfg->train.progress, "auto") == 0 && isatty(STDERR_FILENO) &&
                     !getenv("CI"));
-    train_options opt = {.cfg = &cfg, .artifact_path = artifact, .checkpoint_path = checkpoint,
+    train_options opt = {.cfg = cfg, .artifact_path = artifact, .checkpoint_path = checkpoint,
                          .stop_after_epoch = stop_after, .progress = progress};
     train_result result;
     int rc = train_run(&opt, &result);
     if (rc < 0) fprintf(stderr, "train: error: %s\n", pl_last_error());
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

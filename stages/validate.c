@@ -163,7 +163,7 @@ int main(int argc, char **argv)
                *search = argv[5];
     char start[32];
     h5io_now_iso8601(start, sizeof start);
-    cfg_experiment cfg;
+    cfg_experiment *cfg = cfg_new();
     ig_graph *g0 = NULL, *g1 = NULL;
     int in0, lo0, in1, lo1;
     char **replaced = NULL;
@@ -172,62 +172,62 @@ int main(int argc, char **argv)
     memset(&x, 0, sizeof x);
     figures f0, f1;
     dev_provenance prov;
-    int rc = cfg_load(&cfg, cfg_path);
-    if (rc == PL_OK && dev_kind_of(&cfg.device) == DEV_REMOTE)
+    int rc = cfg_load(cfg, cfg_path);
+    if (rc == PL_OK && dev_kind_of(&cfg->device) == DEV_REMOTE)
         rc = pl_error(PL_ERR_CONFIG, __FILE__, __LINE__, "device %s: validating on a remote "
                       "device is not supported yet (use gos_bench_graph there on both models)",
-                      cfg.device.name);
+                      cfg->device.name);
     if (rc == PL_OK) rc = read_model(baseline, "gos.baseline", &g0, &in0, &lo0);
     if (rc == PL_OK) rc = read_model(adapted, "gos.adapted", &g1, &in1, &lo1);
     if (rc == PL_OK) rc = read_replaced(search, &replaced, &n_replaced);
-    if (rc == PL_OK) rc = ds_experiment_load(&x, &cfg, 64);
+    if (rc == PL_OK) rc = ds_experiment_load(&x, cfg, 64);
     if (rc == PL_OK) {
-        pl_threads_set(cfg.threads);
-        rc = measure(&cfg, g0, in0, lo0, &x, &f0);
+        pl_threads_set(cfg->threads);
+        rc = measure(cfg, g0, in0, lo0, &x, &f0);
     }
-    if (rc == PL_OK) rc = measure(&cfg, g1, in1, lo1, &x, &f1);
-    if (rc == PL_OK && dev_kind_of(&cfg.device) == DEV_MEASURED) {
+    if (rc == PL_OK) rc = measure(cfg, g1, in1, lo1, &x, &f1);
+    if (rc == PL_OK && dev_kind_of(&cfg->device) == DEV_MEASURED) {
         /* Interleaved, so the load of a shared machine hits both alike. */
-        dev_timing t = dev_timing_from_config(&cfg.device, cfg.threads);
+        dev_timing t = dev_timing_from_config(&cfg->device, cfg->threads);
         ig_graph *both[2] = {g0, g1};
         dev_latency lat[2];
-        rc = dev_time_models(both, 2, cfg.device.batch, &t, lat);
+        rc = dev_time_models(both, 2, cfg->device.batch, &t, lat);
         f0.latency = lat[0];
         f1.latency = lat[1];
     }
     int broken = 0;
     if (rc == PL_OK) {
         dev_model m;
-        dev_timing t = dev_timing_from_config(&cfg.device, cfg.threads);
-        if (dev_kind_of(&cfg.device) == DEV_PREDICTED) {
-            dev_model_from_config(&m, &cfg.device);
-            dev_provenance_init(&prov, &cfg.device, NULL, &m);
+        dev_timing t = dev_timing_from_config(&cfg->device, cfg->threads);
+        if (dev_kind_of(&cfg->device) == DEV_PREDICTED) {
+            dev_model_from_config(&m, &cfg->device);
+            dev_provenance_init(&prov, &cfg->device, NULL, &m);
         } else {
-            dev_provenance_init(&prov, &cfg.device, &t, NULL);
+            dev_provenance_init(&prov, &cfg->device, &t, NULL);
         }
         double change = 100.0 * (f1.accuracy - f0.accuracy);
-        broken = change < -cfg.search.epsilon;
+        broken = change < -cfg->search.epsilon;
         printf("validate: %s on %s (%s): latency %.4g -> %.4g ms (%.2fx), test accuracy "
                "%.2f%% -> %.2f%% (%+.2f points, epsilon %.3g: %s), params %lld -> %lld, "
-               "%lld operators replaced\n", cfg.name, cfg.device.name, prov.kind,
+               "%lld operators replaced\n", cfg->name, cfg->device.name, prov.kind,
                f0.latency.median_ms, f1.latency.median_ms,
                f0.latency.median_ms / f1.latency.median_ms, 100 * f0.accuracy,
-               100 * f1.accuracy, change, cfg.search.epsilon, broken ? "BROKEN" : "within",
+               100 * f1.accuracy, change, cfg->search.epsilon, broken ? "BROKEN" : "within",
                (long long)f0.params, (long long)f1.params, (long long)n_replaced);
-        if (broken && !cfg.validate.only_report)
+        if (broken && !cfg->validate.only_report)
             rc = pl_error(PL_ERR_NUMERIC, __FILE__, __LINE__, "%s: the adapted model loses %.2f "
                           "accuracy points, more than search.epsilon = %g (set "
-                          "validate.only_report = true to record it anyway)", cfg.name, -change,
-                          cfg.search.epsilon);
+                          "validate.only_report = true to record it anyway)", cfg->name, -change,
+                          cfg->search.epsilon);
     }
     if (rc == PL_OK)
-        rc = write_validate(out, &cfg, &prov, &f0, &f1, x.test.n, replaced, n_replaced, start);
+        rc = write_validate(out, cfg, &prov, &f0, &f1, x.test.n, replaced, n_replaced, start);
     if (rc < 0) fprintf(stderr, "validate: error: %s\n", pl_last_error());
     for (int64_t i = 0; replaced && i < n_replaced; i++) pl_free(replaced[i]);
     pl_free(replaced);
     ds_experiment_free(&x);
     ig_graph_free(g0);
     ig_graph_free(g1);
-    cfg_destroy(&cfg);
+    cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

@@ -186,6 +186,13 @@ int cfg_load(cfg_experiment *e, const char *path);
 /* Frees what cfg_load allocated and clears *e. NULL or a cleared e is fine. */
 void cfg_destroy(cfg_experiment *e);
 
+/* A zeroed cfg_experiment on the heap, and its release (cfg_destroy, then
+ * free; NULL is fine). Stage mains hold theirs this way: a stage's code then
+ * never contains the struct's size (as a stack frame would), so a field
+ * added for a later stage leaves its code, and its store key, alone. */
+cfg_experiment *cfg_new(void);
+void cfg_delete(cfg_experiment *e);
+
 /* The canonical text of the keys that stage reads and that affect results,
  * "section.key = value;" one per line in schema order. It depends on the
  * values only: ints with %d, floats with %.17g, strings quoted, bools

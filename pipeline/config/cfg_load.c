@@ -574,3 +574,14 @@ void cfg_destroy(cfg_experiment *e)
     free(e->defaults_applied);
     memset(e, 0, sizeof *e);
 }
+
+cfg_experiment *cfg_new(void)
+{
+    return pl_xcalloc(1, sizeof(cfg_experiment));
+}
+
+void cfg_delete(cfg_experiment *e)
+{
+    cfg_destroy(e);
+    pl_free(e);
+}
