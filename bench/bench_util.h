@@ -11,21 +11,21 @@
 #include <unistd.h>
 
 /* Monotonic wall clock, seconds. */
-static double now_seconds(void)
+static inline double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int compare_double(const void *a, const void *b)
+static inline int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* Median of count samples (sorts them in place); 0 when there are none. */
-static double median_of(double *values, int count)
+static inline double median_of(double *values, int count)
 {
     if (count == 0) return 0.0;
     qsort(values, (size_t)count, sizeof values[0], compare_double);
@@ -33,7 +33,7 @@ static double median_of(double *values, int count)
 }
 
 /* Deterministic values in [-1, 1) from a seeded LCG. */
-static void fill_random(float *x, size_t n, unsigned seed)
+static inline void fill_random(float *x, size_t n, unsigned seed)
 {
     unsigned state = seed * 2654435761u + 1u;
     for (size_t i = 0; i < n; i++) {
@@ -48,7 +48,7 @@ typedef struct {
 
 /* Wall clock, seconds the machine has been busy (/proc/stat: all but idle and
  * iowait, hypervisor steal included) and CPU seconds this process has used. */
-static load_mark load_mark_now(void)
+static inline load_mark load_mark_now(void)
 {
     load_mark m = {now_seconds(), 0, 0};
     unsigned long long v[8] = {0};
@@ -66,7 +66,7 @@ static load_mark load_mark_now(void)
 
 /* Cores' worth of CPU used since the mark by other processes (less
  * excluded_cpu seconds: the torch script's) and the hypervisor. */
-static double others_since(const load_mark *m, double excluded_cpu)
+static inline double others_since(const load_mark *m, double excluded_cpu)
 {
     load_mark now = load_mark_now();
     double others = (now.busy - m->busy) - (now.self - m->self) - excluded_cpu;

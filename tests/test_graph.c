@@ -209,6 +209,8 @@ static void test_shape_errors(void)
     bad.in[0] = x;
     expect_shape_error(ig_add(g, &bad), "takes 2..2 inputs", "arity");
     CHECK(g->n_nodes == 2, "failed adds must not add nodes (have %d)", g->n_nodes);
+    int wide = ig_input(g, 1, 2, 4097);
+    expect_shape_error(ig_avgpool(g, wide, 3, 1, 1, 0, 1), "width 4097", "avgpool row buffer");
     CHECK(ig_graph_finalize(g) == PL_OK, "finalize");
     expect_shape_error(ig_unary(g, IG_OP_RELU, x), "finalized", "add after finalize");
     expect_shape_error(ig_graph_plan(g, 0), "batch size", "plan batch 0");

@@ -88,8 +88,18 @@ static void avgpool_backward(ig_graph *g, const ig_node *nd)
     nn_avgpool_backward(dinp, ig_out_grad(g, nd), g->batch, in->c, in->h, in->w, &p);
 }
 
+/* Average pooling keeps one input row in a buffer of NN_AVGPOOL_MAX_W. */
+static int avgpool_infer(const ig_graph *g, const ig_node *nd, ig_shape *out)
+{
+    const ig_shape *in = ig_in_shape(g, nd, 0);
+    if (in->w > NN_AVGPOOL_MAX_W)
+        PL_FAIL(PL_ERR_SHAPE, "input width %d is above the %d average pooling supports", in->w,
+                NN_AVGPOOL_MAX_W);
+    return pool_infer(g, nd, out);
+}
+
 const ig_op_def ig_op_avgpool = {.name = "avgpool", .min_in = 1, .max_in = 1,
-                                 .infer = pool_infer, .forward = avgpool_forward,
+                                 .infer = avgpool_infer, .forward = avgpool_forward,
                                  .backward = avgpool_backward, .flops = window_flops};
 
 /* ---- global average pooling: (C,H,W) -> (C,1,1) ------------------------ */

@@ -104,6 +104,75 @@ void nn_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
     }
 }
 
+/* Average pooling works a row of windows at a time: the window's input rows
+ * are summed into a row (vectorised, W wide), then each output sums its kw
+ * columns of it, so an output costs about kh + kw additions instead of
+ * kh * kw scalar steps. The backward pass mirrors it: the shares of a row of
+ * outputs are spread along a row, which is then added to each input row of
+ * the window. */
+/* The divisor of output (hs, ws): PyTorch's pool_size, or the clipped count. */
+static inline int avg_divisor(const nn_pool_params *p, window_span hs, window_span ws)
+{
+    return p->count_include_pad ? hs.pool_size * ws.pool_size
+                                : (hs.end - hs.start) * (ws.end - ws.start);
+}
+
+/* out_plane (OH,OW) = the averages of in_plane (H,W); cols: the OW column
+ * windows; row: W floats. */
+static void avgpool_plane(float *out_plane, const float *in_plane, int H, int W, int OH, int OW,
+                          const nn_pool_params *p, const window_span *cols, float *row)
+{
+    for (int oh = 0; oh < OH; oh++) {
+        const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+        for (int iw = 0; iw < W; iw++) row[iw] = 0.0f;
+        for (int ih = hs.start; ih < hs.end; ih++) {
+            const float *in_row = in_plane + (long)ih * W;
+            for (int iw = 0; iw < W; iw++) row[iw] += in_row[iw];
+        }
+        float *out_row = out_plane + (long)oh * OW;
+        for (int ow = 0; ow < OW; ow++) {
+            const window_span ws = cols[ow];
+            if (hs.start >= hs.end || ws.start >= ws.end) {
+                out_row[ow] = 0.0f;
+                continue;
+            }
+            float sum = 0.0f;
+            for (int iw = ws.start; iw < ws.end; iw++) sum += row[iw];
+            out_row[ow] = sum / (float)avg_divisor(p, hs, ws);
+        }
+    }
+}
+
+/* din_plane (H,W) += the shares of dout_plane (OH,OW); cols: the OW column
+ * windows; row: W floats. */
+static void avgpool_plane_backward(float *din_plane, const float *dout_plane, int H, int W,
+                                   int OH, int OW, const nn_pool_params *p,
+                                   const window_span *cols, float *row)
+{
+    for (int oh = 0; oh < OH; oh++) {
+        const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+        if (hs.start >= hs.end) continue;
+        for (int iw = 0; iw < W; iw++) row[iw] = 0.0f;
+        const float *dout_row = dout_plane + (long)oh * OW;
+        for (int ow = 0; ow < OW; ow++) {
+            const window_span ws = cols[ow];
+            if (ws.start >= ws.end) continue;
+            const float share = dout_row[ow] / (float)avg_divisor(p, hs, ws);
+            for (int iw = ws.start; iw < ws.end; iw++) row[iw] += share;
+        }
+        for (int ih = hs.start; ih < hs.end; ih++) {
+            float *din_row = din_plane + (long)ih * W;
+            for (int iw = 0; iw < W; iw++) din_row[iw] += row[iw];
+        }
+    }
+}
+
+/* The column windows of every output column, shared by all planes. */
+static void column_spans(window_span *cols, int OW, int W, const nn_pool_params *p)
+{
+    for (int ow = 0; ow < OW; ow++) cols[ow] = span_of(ow, p->sw, p->pw, p->kw, W);
+}
+
 void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W,
                         const nn_pool_params *p)
 {
@@ -111,32 +180,18 @@ void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W
     const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
     const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
     PL_ASSERT(OH > 0 && OW > 0);
+    PL_ASSERT(W <= NN_AVGPOOL_MAX_W && OW <= NN_AVGPOOL_MAX_W + 1);
     const long planes = (long)N * C;
     const long work = planes * OH * OW * p->kh * p->kw;
+    window_span cols[NN_AVGPOOL_MAX_W + 1];
+    column_spans(cols, OW, W, p);
 
-#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
-    for (long plane = 0; plane < planes; plane++) {
-        const float *in_plane = inp + plane * H * W; /* (H,W)   */
-        float *out_plane = out + plane * OH * OW;    /* (OH,OW) */
-        for (int oh = 0; oh < OH; oh++) {
-            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
-            for (int ow = 0; ow < OW; ow++) {
-                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
-                if (hs.start >= hs.end || ws.start >= ws.end) {
-                    out_plane[oh * OW + ow] = 0.0f;
-                    continue;
-                }
-                float sum = 0.0f;
-                for (int ih = hs.start; ih < hs.end; ih++) {
-                    const float *row = in_plane + (long)ih * W;
-                    for (int iw = ws.start; iw < ws.end; iw++) sum += row[iw];
-                }
-                const int divisor = p->count_include_pad
-                                        ? hs.pool_size * ws.pool_size
-                                        : (hs.end - hs.start) * (ws.end - ws.start);
-                out_plane[oh * OW + ow] = sum / (float)divisor;
-            }
-        }
+#pragma omp parallel if (work >= POOL_PAR_MIN_WORK)
+    {
+        float row[NN_AVGPOOL_MAX_W];
+#pragma omp for schedule(static)
+        for (long plane = 0; plane < planes; plane++)
+            avgpool_plane(out + plane * OH * OW, inp + plane * H * W, H, W, OH, OW, p, cols, row);
     }
 }
 
@@ -147,28 +202,19 @@ void nn_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, in
     const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
     const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
     PL_ASSERT(OH > 0 && OW > 0);
+    PL_ASSERT(W <= NN_AVGPOOL_MAX_W && OW <= NN_AVGPOOL_MAX_W + 1);
     const long planes = (long)N * C;
     const long work = planes * OH * OW * p->kh * p->kw;
+    window_span cols[NN_AVGPOOL_MAX_W + 1];
+    column_spans(cols, OW, W, p);
 
-#pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
-    for (long plane = 0; plane < planes; plane++) {
-        float *din_plane = dinp + plane * H * W;             /* (H,W)   */
-        const float *dout_plane = dout + plane * OH * OW;    /* (OH,OW) */
-        for (int oh = 0; oh < OH; oh++) {
-            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
-            for (int ow = 0; ow < OW; ow++) {
-                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
-                if (hs.start >= hs.end || ws.start >= ws.end) continue;
-                const int divisor = p->count_include_pad
-                                        ? hs.pool_size * ws.pool_size
-                                        : (hs.end - hs.start) * (ws.end - ws.start);
-                const float share = dout_plane[oh * OW + ow] / (float)divisor;
-                for (int ih = hs.start; ih < hs.end; ih++) {
-                    float *row = din_plane + (long)ih * W;
-                    for (int iw = ws.start; iw < ws.end; iw++) row[iw] += share;
-                }
-            }
-        }
+#pragma omp parallel if (work >= POOL_PAR_MIN_WORK)
+    {
+        float row[NN_AVGPOOL_MAX_W];
+#pragma omp for schedule(static)
+        for (long plane = 0; plane < planes; plane++)
+            avgpool_plane_backward(dinp + plane * H * W, dout + plane * OH * OW, H, W, OH, OW, p,
+                                   cols, row);
     }
 }
 

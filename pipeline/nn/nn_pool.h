@@ -25,11 +25,15 @@ void nn_maxpool_forward(float *out, int32_t *argmax, const float *inp,
 void nn_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
                          int N, int C, int H, int W, int OH, int OW);
 
-/* out (N,C,OH,OW). */
+/* The widest input average pooling takes (its row buffer; shape inference
+ * refuses wider ones). */
+#define NN_AVGPOOL_MAX_W 4096
+
+/* out (N,C,OH,OW); W <= NN_AVGPOOL_MAX_W. */
 void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W,
                         const nn_pool_params *p);
 
-/* Accumulates dinp (N,C,H,W). */
+/* Accumulates dinp (N,C,H,W); W <= NN_AVGPOOL_MAX_W. */
 void nn_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W,
                          const nn_pool_params *p);
 
