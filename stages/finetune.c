@@ -27,25 +27,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_search(const char *path, ig_graph **g, int *input_node, int *logits_node)
-{
-    h5io_reader r;
-    PL_TRY(h5io_open(&r, path, "gos.search"));
-    int64_t in = -1, logits = -1;
-    int rc = h5io_read_attr_i64(&r, "/summary", "input_node", &in);
-    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, "/summary", "logits_node", &logits);
-    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
-    h5io_close(&r);
-    PL_TRY(rc);
-    if (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes ||
-        (*g)->nodes[in].op != IG_OP_INPUT)
-        PL_FAIL(PL_ERR_SCHEMA, "%s: /summary: input node %lld or logits node %lld is not "
-                "the graph's", path, (long long)in, (long long)logits);
-    *input_node = (int)in;
-    *logits_node = (int)logits;
-    return PL_OK;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 4) return usage();
@@ -59,7 +40,8 @@ int main(int argc, char **argv)
     ig_graph *g = NULL;
     int input_node = -1, logits_node = -1;
     int rc = cfg_load(cfg, cfg_path);
-    if (rc == PL_OK) rc = read_search(search, &g, &input_node, &logits_node);
+    if (rc == PL_OK) rc = h5io_read_model(search, "gos.search", "/summary", &g, &input_node,
+                                             &logits_node);
     if (rc == PL_OK) {
         /* The train recipe with the finetune section's schedule. */
         cfg_train recipe = cfg->train;

@@ -29,18 +29,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_baseline(const char *path, ig_graph **g, int *input_node)
-{
-    h5io_reader r;
-    PL_TRY(h5io_open(&r, path, "gos.baseline"));
-    int64_t node = -1;
-    int rc = h5io_read_attr_i64(&r, "/data", "input_node", &node);
-    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
-    h5io_close(&r);
-    *input_node = (int)node;
-    return rc;
-}
-
 static int read_ranking(const char *path, const ig_graph *g, int32_t **ranking, int *count)
 {
     h5io_reader r;
@@ -146,13 +134,14 @@ int main(int argc, char **argv)
     ig_graph *g = NULL;
     int32_t *ranking = NULL;
     float *images = NULL;
-    int input_node = -1, n_ranked = 0, n_images = 0;
+    int input_node = -1, logits_node = -1, n_ranked = 0, n_images = 0;
     graphgen_options o;
     graphgen_result result;
     memset(&result, 0, sizeof result);
     int rc = cfg_load(cfg, cfg_path);
     if (rc == PL_OK) rc = options_from(cfg, &o);
-    if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node);
+    if (rc == PL_OK) rc = h5io_read_model(baseline, "gos.baseline", "/data", &g, &input_node,
+                                             &logits_node);
     if (rc == PL_OK) rc = read_ranking(profile, g, &ranking, &n_ranked);
     if (rc == PL_OK) rc = sample_images(cfg, &images, &n_images);
     if (rc == PL_OK)

@@ -25,15 +25,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_baseline(const char *path, ig_graph **g)
-{
-    h5io_reader r;
-    PL_TRY(h5io_open(&r, path, "gos.baseline"));
-    int rc = h5io_read_graph(&r, "/graph", g);
-    h5io_close(&r);
-    return rc;
-}
-
 /* The ranking as a table on stdout. */
 static void print_profile(const cfg_experiment *e, const ig_graph *g, const prof_result *r)
 {
@@ -63,10 +54,12 @@ int main(int argc, char **argv)
 
     cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL;
+    int input_node = -1, logits_node = -1;
     prof_result result;
     memset(&result, 0, sizeof result);
     int rc = cfg_load(cfg, cfg_path);
-    if (rc == PL_OK) rc = read_baseline(baseline, &g);
+    if (rc == PL_OK) rc = h5io_read_model(baseline, "gos.baseline", "/data", &g, &input_node,
+                                             &logits_node);
     char work_dir[1100];
     snprintf(work_dir, sizeof work_dir, "%s", out);
     if (rc == PL_OK) rc = prof_run(cfg, g, baseline, dirname(work_dir), &result);

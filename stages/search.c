@@ -34,22 +34,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_baseline(const char *path, ig_graph **g, int *input_node, int *logits_node)
-{
-    h5io_reader r;
-    PL_TRY(h5io_open(&r, path, "gos.baseline"));
-    int64_t in = -1, logits = -1;
-    int rc = h5io_read_attr_i64(&r, "/data", "input_node", &in);
-    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, "/data", "logits_node", &logits);
-    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
-    h5io_close(&r);
-    *input_node = (int)in;
-    *logits_node = (int)logits;
-    if (rc == PL_OK && (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes))
-        PL_FAIL(PL_ERR_SCHEMA, "%s: /data: input or logits node out of range", path);
-    return rc;
-}
-
 /* The quick fit's images (as graphgen takes them), the validation subset
  * with its labels, at the model's input size, and the splits the recovery
  * trains on. */
@@ -167,7 +151,8 @@ int main(int argc, char **argv)
         o.latency_cache = cache;
         o.latency_prov = latency;
     }
-    if (rc == PL_OK) rc = read_baseline(baseline, &g, &input_node, &logits_node);
+    if (rc == PL_OK) rc = h5io_read_model(baseline, "gos.baseline", "/data", &g, &input_node,
+                                             &logits_node);
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
     if (rc == PL_OK) rc = load_data(cfg, &data);
     if (rc == PL_OK) {

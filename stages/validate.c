@@ -37,24 +37,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_model(const char *path, const char *schema, ig_graph **g, int *input_node,
-                      int *logits_node)
-{
-    h5io_reader r;
-    PL_TRY(h5io_open(&r, path, schema));
-    int64_t in = -1, logits = -1;
-    int rc = h5io_read_attr_i64(&r, "/data", "input_node", &in);
-    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, "/data", "logits_node", &logits);
-    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
-    h5io_close(&r);
-    PL_TRY(rc);
-    if (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes)
-        PL_FAIL(PL_ERR_SCHEMA, "%s: /data: input or logits node out of range", path);
-    *input_node = (int)in;
-    *logits_node = (int)logits;
-    return PL_OK;
-}
-
 /* Names of the operators the search replaced. */
 static int read_replaced(const char *path, char ***names, int64_t *count)
 {
@@ -177,8 +159,8 @@ int main(int argc, char **argv)
         rc = pl_error(PL_ERR_CONFIG, __FILE__, __LINE__, "device %s: validating on a remote "
                       "device is not supported yet (use gos_bench_graph there on both models)",
                       cfg->device.name);
-    if (rc == PL_OK) rc = read_model(baseline, "gos.baseline", &g0, &in0, &lo0);
-    if (rc == PL_OK) rc = read_model(adapted, "gos.adapted", &g1, &in1, &lo1);
+    if (rc == PL_OK) rc = h5io_read_model(baseline, "gos.baseline", "/data", &g0, &in0, &lo0);
+    if (rc == PL_OK) rc = h5io_read_model(adapted, "gos.adapted", "/data", &g1, &in1, &lo1);
     if (rc == PL_OK) rc = read_replaced(search, &replaced, &n_replaced);
     if (rc == PL_OK) rc = ds_experiment_load(&x, cfg, 64);
     if (rc == PL_OK) {

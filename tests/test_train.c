@@ -8,6 +8,7 @@
 #include "check.h"
 #include "test_tmpdir.h"
 #include "h5io.h"
+#include "ig.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 #include "trainer.h"
@@ -107,6 +108,53 @@ static int poison_params(const char *path)
     return rc;
 }
 
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int rc = in && out ? 0 : -1;
+    char buf[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
+    return rc;
+}
+
+/* Overwrites the int64 attribute obj@name of the file at path. */
+static int set_attr_i64(const char *path, const char *obj, const char *name, int64_t value)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return -1;
+    /* Through the object: HDF5 1.10's H5Aopen_by_name handle cannot write. */
+    hid_t o = H5Oopen(f, obj, H5P_DEFAULT);
+    hid_t a = o >= 0 ? H5Aopen(o, name, H5P_DEFAULT) : -1;
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &value) >= 0 ? 0 : -1;
+    if (a >= 0) H5Aclose(a);
+    if (o >= 0) H5Oclose(o);
+    H5Fclose(f);
+    return rc;
+}
+
+/* h5io_read_model on the baseline, then on a copy whose logits node is out
+ * of range: refused, naming the file. */
+static void check_read_model(const char *baseline, const char *bad)
+{
+    ig_graph *g = NULL;
+    int in = -1, logits = -1;
+    int rc = h5io_read_model(baseline, "gos.baseline", "/data", &g, &in, &logits);
+    CHECK(rc == PL_OK && g && g->nodes[in].op == IG_OP_INPUT && logits > in,
+          "read the model back: %s", pl_last_error());
+    ig_graph_free(g);
+    g = NULL;
+    CHECK(copy_file(baseline, bad) == 0 && set_attr_i64(bad, "/data", "logits_node", 100000) == 0,
+          "make a baseline with a bad logits node");
+    rc = h5io_read_model(bad, "gos.baseline", "/data", &g, &in, &logits);
+    CHECK(rc == PL_ERR_SCHEMA && g == NULL && strstr(pl_last_error(), bad) &&
+              strstr(pl_last_error(), "logits node 100000"),
+          "a logits node out of range is refused: %s", pl_last_error());
+}
+
 static void same_result(const char *a, const char *b)
 {
     same_dataset(a, b, "/graph/params", 0);
@@ -136,6 +184,11 @@ int main(void)
     CHECK(whole.test_accuracy > 0.2, "uninterrupted run learned nothing (%.3f)", whole.test_accuracy);
     CHECK(h5io_check(path_in("whole.h5"), NULL, 0) == PL_OK, "baseline valid: %s", pl_last_error());
     CHECK(!exists(path_in("whole.ckpt.h5")), "checkpoint removed after a complete run");
+    {
+        char whole_path[512];
+        snprintf(whole_path, sizeof whole_path, "%s", path_in("whole.h5"));
+        check_read_model(whole_path, path_in("badnodes.h5"));
+    }
 
     /* 2. Killed mid-run, then resumed. */
     fflush(stdout);

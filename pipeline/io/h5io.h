@@ -218,4 +218,13 @@ int h5io_write_graph(h5io_writer *w, const char *group, const struct ig_graph *g
  * (caller frees with ig_graph_free); not planned. */
 int h5io_read_graph(h5io_reader *r, const char *group, struct ig_graph **out);
 
+/* A model artifact's graph ("/graph") and its input and logits nodes (the
+ * attributes input_node and logits_node of `nodes_group`: "/data" in
+ * gos.baseline and gos.adapted, "/summary" in gos.search), opened and
+ * validated as `schema`. A node out of range, or an input node that is not
+ * an input, is PL_ERR_SCHEMA naming the file. On success *g is the caller's
+ * (ig_graph_free). */
+int h5io_read_model(const char *path, const char *schema, const char *nodes_group,
+                    struct ig_graph **g, int *input_node, int *logits_node);
+
 #endif

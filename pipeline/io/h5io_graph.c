@@ -303,3 +303,26 @@ int h5io_read_graph(h5io_reader *r, const char *group, ig_graph **out)
     *out = g;
     return PL_OK;
 }
+
+int h5io_read_model(const char *path, const char *schema, const char *nodes_group,
+                    struct ig_graph **g, int *input_node, int *logits_node)
+{
+    h5io_reader r;
+    PL_TRY(h5io_open(&r, path, schema));
+    int64_t in = -1, logits = -1;
+    int rc = h5io_read_attr_i64(&r, nodes_group, "input_node", &in);
+    if (rc == PL_OK) rc = h5io_read_attr_i64(&r, nodes_group, "logits_node", &logits);
+    if (rc == PL_OK) rc = h5io_read_graph(&r, "/graph", g);
+    h5io_close(&r);
+    PL_TRY(rc);
+    if (in < 0 || in >= (*g)->n_nodes || logits < 0 || logits >= (*g)->n_nodes ||
+        (*g)->nodes[in].op != IG_OP_INPUT) {
+        ig_graph_free(*g);
+        *g = NULL;
+        PL_FAIL(PL_ERR_SCHEMA, "%s: %s: input node %lld or logits node %lld is not the graph's",
+                path, nodes_group, (long long)in, (long long)logits);
+    }
+    *input_node = (int)in;
+    *logits_node = (int)logits;
+    return PL_OK;
+}
