@@ -55,9 +55,11 @@ $(OUT)/search.h5: $(OUT)/search.fp $(BUILD)/search $(OUT)/baseline.h5 $(OUT)/gra
 	  --input $(OUT)/graphs.h5
 
 # ---- finetune ---------------------------------------------------------------
-$(OUT)/adapted.h5: $(OUT)/finetune.fp $(BUILD)/finetune $(OUT)/search.h5 | $(STORE)
+$(OUT)/adapted.h5: $(OUT)/finetune.fp $(BUILD)/finetune $(OUT)/search.h5 $(OUT)/baseline.h5 \
+                   | $(STORE)
 	@scripts/run-stage.sh --build $(BUILD) --store $(STORE) --cfg $(CFG) \
-	  --stage finetune --fingerprint $< --out $@ --input $(OUT)/search.h5
+	  --stage finetune --fingerprint $< --out $@ --input $(OUT)/search.h5 \
+	  --input $(OUT)/baseline.h5
 
 # ---- validate ---------------------------------------------------------------
 $(OUT)/validate.h5: $(OUT)/validate.fp $(BUILD)/validate $(OUT)/baseline.h5 $(OUT)/adapted.h5 \

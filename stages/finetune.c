@@ -1,10 +1,11 @@
 /* finetune.c: the finetune stage. Trains the adapted model of the search
  * artifact end to end (SGD, the train section's recipe with the finetune
- * section's epochs and learning rate), checkpointing after every epoch and
- * resuming from the checkpoint after a kill, and writes the adapted
+ * section's epochs and learning rate), optionally distilling the baseline
+ * model's outputs (finetune.distill_weight), checkpointing after every epoch
+ * and resuming from the checkpoint after a kill, and writes the adapted
  * artifact (gos.adapted: the layout of gos.baseline).
  *
- *   finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 [--checkpoint PATH]
+ *   finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 BASELINE.h5 [--checkpoint PATH]
  *            [--stop-after-epoch N]
  *
  * Exit status: 0 done (or stopped as asked), 1 error, 2 usage. */
@@ -22,26 +23,29 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 [--checkpoint PATH] "
-                    "[--stop-after-epoch N]\n");
+    fprintf(stderr, "usage: finetune EXPERIMENT.cfg ADAPTED.h5 SEARCH.h5 BASELINE.h5 "
+                    "[--checkpoint PATH] [--stop-after-epoch N]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) return usage();
-    const char *cfg_path = argv[1], *artifact = argv[2], *search = argv[3];
+    if (argc < 5) return usage();
+    const char *cfg_path = argv[1], *artifact = argv[2], *search = argv[3], *baseline = argv[4];
     pl_resume_args resume;
-    if (pl_parse_resume_args(argc, argv, 4, "--stop-after-epoch", artifact, &resume) < 0)
+    if (pl_parse_resume_args(argc, argv, 5, "--stop-after-epoch", artifact, &resume) < 0)
         return usage();
     const char *checkpoint = resume.path;
     int stop_after = resume.stop_after;
     cfg_experiment *cfg = cfg_new();
-    ig_graph *g = NULL;
-    int input_node = -1, logits_node = -1;
+    ig_graph *g = NULL, *teacher = NULL;
+    int input_node = -1, logits_node = -1, teacher_input = -1, teacher_logits = -1;
     int rc = cfg_load(cfg, cfg_path);
     if (rc == PL_OK) rc = h5io_read_model(search, "gos.search", "/summary", &g, &input_node,
                                              &logits_node);
+    if (rc == PL_OK && cfg->finetune.distill_weight > 0)
+        rc = h5io_read_model(baseline, "gos.baseline", "/data", &teacher, &teacher_input,
+                             &teacher_logits);
     if (rc == PL_OK) {
         /* The train recipe with the finetune section's schedule. */
         cfg_train recipe = cfg->train;
@@ -57,12 +61,17 @@ int main(int argc, char **argv)
                              .initial_logits = logits_node, .recipe = &recipe,
                              .stage = "finetune", .schema = "gos.adapted",
                              .artifact_path = artifact, .checkpoint_path = checkpoint,
-                             .stop_after_epoch = stop_after, .progress = progress};
+                             .stop_after_epoch = stop_after, .progress = progress,
+                             .teacher = teacher, .teacher_input = teacher_input,
+                             .teacher_logits = teacher_logits,
+                             .distill_weight = cfg->finetune.distill_weight,
+                             .distill_temperature = cfg->finetune.distill_temperature};
         train_result result;
         rc = train_run(&opt, &result);
     }
     if (rc < 0) fprintf(stderr, "finetune: error: %s\n", pl_last_error());
     ig_graph_free(g);
+    ig_graph_free(teacher);
     cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

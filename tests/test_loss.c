@@ -97,6 +97,55 @@ static void test_backward_fd(void)
     }
 }
 
+/* ---- distillation ---- */
+
+typedef struct {
+    float *z;
+    const float *t;
+    const int32_t *labels;
+    float alpha, T;
+} distill_ctx;
+
+static double distill_loss(void *opaque)
+{
+    distill_ctx *c = opaque;
+    float dz[XN * XK];
+    return nn_distill_forward_backward(dz, c->z, c->t, c->labels, XN, XK, c->alpha, c->T);
+}
+
+/* The gradient against central differences at several mixes and
+ * temperatures; alpha 0 is the cross-entropy exactly; a student equal to its
+ * teacher has no soft loss and no soft gradient. */
+static void test_distill(void)
+{
+    const int32_t labels[XN] = {1, 4, 0, 6};
+    float z[XN * XK], t[XN * XK], dz[XN * XK];
+    fill_uniform(z, XN * XK, -3.0, 3.0);
+    fill_uniform(t, XN * XK, -4.0, 4.0);
+    const float mixes[3][2] = {{0.5f, 4.0f}, {1.0f, 2.0f}, {0.3f, 1.0f}};
+    for (int m = 0; m < 3; m++) {
+        distill_ctx c = {z, t, labels, mixes[m][0], mixes[m][1]};
+        nn_distill_forward_backward(dz, z, t, labels, XN, XK, c.alpha, c.T);
+        char what[64];
+        snprintf(what, sizeof what, "distill dz (alpha %g, T %g)", c.alpha, c.T);
+        check_fd(what, distill_loss, &c, z, XN * XK, dz, 1e-2, 1e-4, 2e-3);
+    }
+
+    float probs[XN * XK], dxent[XN * XK];
+    memset(dxent, 0, sizeof dxent);
+    float xent = nn_softmax_xent_forward(probs, z, labels, XN, XK);
+    nn_softmax_xent_backward(dxent, probs, labels, XN, XK, 1.0f);
+    float loss = nn_distill_forward_backward(dz, z, t, labels, XN, XK, 0.0f, 4.0f);
+    CHECK_CLOSE(loss, xent, 1e-6, 1e-6, "alpha 0: the cross-entropy");
+    CHECK_ARRAYS_CLOSE(dz, dxent, XN * XK, 1e-7, 1e-6, "alpha 0: its gradient");
+
+    loss = nn_distill_forward_backward(dz, z, z, labels, XN, XK, 1.0f, 3.0f);
+    double worst = 0.0;
+    for (int i = 0; i < XN * XK; i++) worst = fmax(worst, fabs(dz[i]));
+    CHECK(fabsf(loss) < 1e-6f && worst < 1e-7, "student = teacher: loss %g, gradient %g", loss,
+          worst);
+}
+
 /* ---- thread-count independence ---- */
 
 static void test_threads(void)
@@ -157,6 +206,7 @@ int main(void)
     rng_seed(0x6a09e667f3bcc908ULL);
     test_known_values();
     test_backward_fd();
+    test_distill();
     test_threads();
     test_count_correct();
     return check_summary("test_loss");

@@ -155,6 +155,54 @@ static void check_read_model(const char *baseline, const char *bad)
           "a logits node out of range is refused: %s", pl_last_error());
 }
 
+/* Fine-tuning by distillation alone (distill_weight 1: the labels unused)
+ * from the trained baseline as teacher: a student with fresh random weights
+ * learns the task from the teacher's outputs (its test accuracy rises far
+ * above chance); a teacher of another input shape is refused. */
+static void check_distillation(const char *cfg_path, const char *teacher_path,
+                               double teacher_accuracy)
+{
+    ig_graph *teacher = NULL;
+    int tin = -1, tlogits = -1;
+    CHECK(h5io_read_model(teacher_path, "gos.baseline", "/data", &teacher, &tin, &tlogits) ==
+              PL_OK, "read the teacher: %s", pl_last_error());
+    if (!teacher) return;
+    ig_graph *student = ig_graph_copy(teacher, -1, NULL);
+    ig_graph_init_params(student, 12345);
+    cfg_experiment cfg;
+    CHECK(cfg_load(&cfg, cfg_path) == PL_OK, "config: %s", pl_last_error());
+    cfg_train recipe = cfg.train;
+    recipe.lr = 0.05;
+    recipe.epochs = 10;
+    train_options opt = {.cfg = &cfg, .initial = student, .initial_input = tin,
+                         .initial_logits = tlogits, .recipe = &recipe, .stage = "finetune",
+                         .schema = "gos.adapted", .artifact_path = path_in("distilled.h5"),
+                         .teacher = teacher, .teacher_input = tin, .teacher_logits = tlogits,
+                         .distill_weight = 1.0, .distill_temperature = 2.0};
+    train_result r;
+    int rc = train_run(&opt, &r);
+    CHECK(rc == PL_OK && r.test_accuracy > 0.25,
+          "distilled student: test accuracy %.3f (teacher %.3f): %s", r.test_accuracy,
+          teacher_accuracy, rc < 0 ? pl_last_error() : "ok");
+
+    ig_graph *other = ig_graph_alloc();
+    int x = ig_input(other, 1, 20, 20);
+    int f = ig_flatten(other, x);
+    int z = ig_linear(other, f, 10, 1);
+    CHECK(x >= 0 && f >= 0 && z >= 0 && ig_graph_finalize(other) == PL_OK, "other teacher");
+    opt.teacher = other;
+    opt.teacher_input = x;
+    opt.teacher_logits = z;
+    opt.artifact_path = path_in("mismatch.h5");
+    rc = train_run(&opt, &r);
+    CHECK(rc == PL_ERR_SHAPE && strstr(pl_last_error(), "teacher") && !exists(path_in("mismatch.h5")),
+          "a teacher of another shape is refused: %s", pl_last_error());
+    ig_graph_free(other);
+    ig_graph_free(student);
+    ig_graph_free(teacher);
+    cfg_destroy(&cfg);
+}
+
 static void same_result(const char *a, const char *b)
 {
     same_dataset(a, b, "/graph/params", 0);
@@ -188,6 +236,7 @@ int main(void)
         char whole_path[512];
         snprintf(whole_path, sizeof whole_path, "%s", path_in("whole.h5"));
         check_read_model(whole_path, path_in("badnodes.h5"));
+        check_distillation(cfg_path, whole_path, whole.test_accuracy);
     }
 
     /* 2. Killed mid-run, then resumed. */

@@ -141,6 +141,8 @@ typedef struct {
     char   schedule[16];     /* enum: as train.schedule                       */
     double min_lr;
     int    warmup_epochs;
+    double distill_weight;   /* share of the distillation loss, 0: off         */
+    double distill_temperature;
 } cfg_finetune;
 
 /* validate: the original against the adapted model on the device. */

@@ -451,6 +451,17 @@ static const cfg_key_spec keys[] = {
      AT_INT(finetune.warmup_epochs), .def_int = 0, .bounds = CFG_HAS_MIN, .min = 0,
      .fingerprinted = 1,
      .doc = "Epochs of linear warm-up; less than `epochs`."},
+    {.section = "finetune", .key = "distill_weight", .type = CFG_FLOAT,
+     AT_FLOAT(finetune.distill_weight), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Knowledge distillation from the original model (Hinton et al. 2015): the loss "
+            "is (1 - w) * cross-entropy with the labels + w * T^2 * KL(softmax(teacher / T) "
+            "|| softmax(student / T)), the teacher being the baseline's logits on the same "
+            "batch. 0: labels only."},
+    {.section = "finetune", .key = "distill_temperature", .type = CFG_FLOAT,
+     AT_FLOAT(finetune.distill_temperature), .def_float = 4, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE,
+     .min = 0, .max = 100, .fingerprinted = 1,
+     .doc = "The distillation temperature T (softens both distributions)."},
 
     /* validate */
     {.section = "validate", .key = "only_report", .type = CFG_BOOL, AT_INT(validate.only_report),

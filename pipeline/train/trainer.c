@@ -34,6 +34,57 @@ static void load_batch(trainer *t, const ds_set *set, const int32_t *idx, int co
 
 /* ---- graph and optimizer -------------------------------------------------- */
 
+/* Distillation's teacher: a copy planned for the batch, in evaluation mode,
+ * and the buffer of the combined gradient at the student's logits. */
+static int build_teacher(trainer *t)
+{
+    const train_options *o = t->opt;
+    if (!(o->distill_weight > 0)) return PL_OK;
+    PL_ASSERT(o->teacher != NULL && o->distill_temperature > 0);
+    const ig_shape *tin = &o->teacher->nodes[o->teacher_input].shape;
+    const ig_shape *sin = &t->g->nodes[t->nodes.input].shape;
+    int classes = t->g->nodes[t->nodes.logits].shape.c;
+    if (tin->c != sin->c || tin->h != sin->h || tin->w != sin->w ||
+        o->teacher->nodes[o->teacher_logits].shape.c != classes)
+        PL_FAIL(PL_ERR_SHAPE, "%s: the teacher takes (%d,%d,%d) inputs to %d classes, the "
+                "student (%d,%d,%d) to %d", t->stage, tin->c, tin->h, tin->w,
+                o->teacher->nodes[o->teacher_logits].shape.c, sin->c, sin->h, sin->w, classes);
+    if (classes > NN_DISTILL_MAX_K)
+        PL_FAIL(PL_ERR_SHAPE, "%s: distillation over %d classes (at most %d)", t->stage, classes,
+                NN_DISTILL_MAX_K);
+    t->teacher = ig_graph_copy(o->teacher, -1, NULL);
+    PL_TRY(ig_graph_plan(t->teacher, t->batch));
+    PL_TRY(ig_set_training(t->teacher, 0));
+    t->dlogits = pl_xmalloc((size_t)t->batch * classes * sizeof(float));
+    return PL_OK;
+}
+
+/* One step's loss and gradients: the labels' cross-entropy (the graph's loss
+ * node), or, with a teacher, the distillation loss seeded at the logits.
+ * Returns the loss. */
+static float loss_and_gradients(trainer *t)
+{
+    ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
+    ig_zero_grad(t->g);
+    if (!t->teacher) {
+        ig_backward(t->g, t->loss_node);
+        return t->g->loss;
+    }
+    const ig_shape *in = &t->g->nodes[t->nodes.input].shape;
+    memcpy(ig_value(t->teacher, t->opt->teacher_input), ig_value(t->g, t->nodes.input),
+           (size_t)t->batch * in->c * in->h * in->w * sizeof(float));
+    ig_forward(t->teacher, NULL);
+    int classes = t->g->nodes[t->nodes.logits].shape.c;
+    float loss = nn_distill_forward_backward(t->dlogits, ig_value(t->g, t->nodes.logits),
+                                             ig_value(t->teacher, t->opt->teacher_logits),
+                                             t->labels, t->batch, classes,
+                                             (float)t->opt->distill_weight,
+                                             (float)t->opt->distill_temperature);
+    ig_seed_gradient(t->g, t->nodes.logits, t->dlogits);
+    ig_backward(t->g, t->nodes.logits);
+    return loss;
+}
+
 static int build(trainer *t)
 {
     const cfg_experiment *cfg = t->cfg;
@@ -70,6 +121,7 @@ static int build(trainer *t)
     PL_TRY(ig_graph_plan(t->g, t->batch));
     t->order = pl_xmalloc((size_t)t->data.train.n * sizeof(int32_t));
     t->labels = pl_xmalloc((size_t)t->batch * sizeof(int32_t));
+    PL_TRY(build_teacher(t));
 
     opt_sgd_config sgd = {.momentum = (float)t->recipe->momentum, .nesterov = t->recipe->nesterov,
                           .weight_decay = (float)t->recipe->weight_decay,
@@ -149,14 +201,11 @@ static int train_epoch(trainer *t, int epoch)
     float lr = 0;
     for (int s = 0; s < t->steps_per_epoch; s++) {
         load_batch(t, &t->data.train, t->order + (size_t)s * t->batch, t->batch, t->cfg->data.augment);
-        ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
-        float loss = t->g->loss;
+        float loss = loss_and_gradients(t);
         if (!isfinite(loss))
             PL_FAIL(PL_ERR_NUMERIC, "epoch %d step %d (global step %lld): the training loss is "
                     "%g; lower train.lr (%g) or check the data", epoch + 1, s + 1,
                     (long long)t->step + 1, (double)loss, t->recipe->lr);
-        ig_zero_grad(t->g);
-        ig_backward(t->g, t->loss_node);
         lr = lr_schedule_at(&t->schedule, (int)t->step);
         opt_sgd_step(&t->sgd, t->g, lr);
         t->step++;
@@ -196,6 +245,8 @@ static void trainer_destroy(trainer *t)
     ds_experiment_free(&t->data);
     opt_sgd_destroy(&t->sgd);
     ig_graph_free(t->g);
+    ig_graph_free(t->teacher);
+    pl_free(t->dlogits);
     pl_free(t->order);
     pl_free(t->labels);
     pl_free(t->curve_loss);

@@ -22,6 +22,13 @@ typedef struct {
      * softmax_xent node. */
     const struct ig_graph *initial;
     int initial_input, initial_logits;
+    /* Distillation (distill_weight > 0): the teacher (finalized, with
+     * weights; its input and logits nodes given) runs in evaluation mode on
+     * every training batch, and the loss mixes the labels' cross-entropy
+     * with the KL divergence to its softened outputs (nn_loss.h). */
+    const struct ig_graph *teacher;
+    int teacher_input, teacher_logits;
+    double distill_weight, distill_temperature;
     /* The recipe: NULL is cfg->train. */
     const cfg_train *recipe;
     /* Names: the stage ("train") for messages, provenance and the

@@ -26,6 +26,8 @@ typedef struct {
     model_nodes nodes;
     int         loss_node;
     int         batch;         /* training batch size                            */
+    ig_graph   *teacher;       /* distillation's teacher (a copy), or NULL       */
+    float      *dlogits;       /* (batch, classes) the distillation gradient     */
     int32_t    *order;         /* (train.n) this epoch's order                   */
     int32_t    *labels;        /* (batch)                                        */
 
