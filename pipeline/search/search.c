@@ -314,7 +314,9 @@ static int finish_step(search_state *st, const search_options *o)
     s->latency_after_ms = s->replaced ? best->latency_ms : orig.latency_ms;
     s->params_after = s->replaced ? best->params : orig.params;
     s->fit_error = s->replaced ? best->fit_error : 0.0;
-    s->accuracy = s->replaced ? best->accuracy : r->base_accuracy;
+    /* The model's validation accuracy after the step: with the winner, or as
+     * it stands (the original operator's evaluation). */
+    s->accuracy = s->replaced ? best->accuracy : orig.accuracy;
     s->accuracy_recovered = s->accuracy;
     s->evaluations = (int32_t)x->evaluations;
     s->cache_hits = (int32_t)x->cache_hits;

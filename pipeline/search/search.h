@@ -92,7 +92,8 @@ typedef struct {
     int32_t replaced;            /* 1 when a feasible, faster candidate won    */
     double  latency_before_ms, latency_after_ms;
     int64_t params_before, params_after;
-    double  accuracy;            /* validation accuracy with the winner in place */
+    double  accuracy;            /* validation accuracy after the step (with the
+                                    winner in place, or the model unchanged)    */
     double  accuracy_recovered;  /* the same after the recovery steps            */
     double  fit_error;
     int32_t evaluations, cache_hits, front_size;
