@@ -167,24 +167,27 @@ static void avgpool_plane_backward(float *din_plane, const float *dout_plane, in
     }
 }
 
-/* The column windows of every output column, shared by all planes. */
-static void column_spans(window_span *cols, int OW, int W, const nn_pool_params *p)
+/* The output size, the column windows of every output column (shared by
+ * all planes) and the work of average pooling; checks the parameters. */
+static long avgpool_setup(int N, int C, int H, int W, const nn_pool_params *p, int *OH,
+                          int *OW, window_span *cols)
 {
-    for (int ow = 0; ow < OW; ow++) cols[ow] = span_of(ow, p->sw, p->pw, p->kw, W);
+    check_params(p);
+    *OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
+    *OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
+    PL_ASSERT(*OH > 0 && *OW > 0);
+    PL_ASSERT(W <= NN_AVGPOOL_MAX_W && *OW <= NN_AVGPOOL_MAX_W + 1);
+    for (int ow = 0; ow < *OW; ow++) cols[ow] = span_of(ow, p->sw, p->pw, p->kw, W);
+    return (long)N * C * *OH * *OW * p->kh * p->kw;
 }
 
 void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W,
                         const nn_pool_params *p)
 {
-    check_params(p);
-    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
-    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
-    PL_ASSERT(OH > 0 && OW > 0);
-    PL_ASSERT(W <= NN_AVGPOOL_MAX_W && OW <= NN_AVGPOOL_MAX_W + 1);
-    const long planes = (long)N * C;
-    const long work = planes * OH * OW * p->kh * p->kw;
+    int OH, OW;
     window_span cols[NN_AVGPOOL_MAX_W + 1];
-    column_spans(cols, OW, W, p);
+    const long work = avgpool_setup(N, C, H, W, p, &OH, &OW, cols);
+    const long planes = (long)N * C;
 
 #pragma omp parallel if (work >= POOL_PAR_MIN_WORK)
     {
@@ -198,15 +201,10 @@ void nn_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W
 void nn_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W,
                          const nn_pool_params *p)
 {
-    check_params(p);
-    const int OH = nn_window_out(H, p->kh, p->sh, p->ph, p->ceil_mode);
-    const int OW = nn_window_out(W, p->kw, p->sw, p->pw, p->ceil_mode);
-    PL_ASSERT(OH > 0 && OW > 0);
-    PL_ASSERT(W <= NN_AVGPOOL_MAX_W && OW <= NN_AVGPOOL_MAX_W + 1);
-    const long planes = (long)N * C;
-    const long work = planes * OH * OW * p->kh * p->kw;
+    int OH, OW;
     window_span cols[NN_AVGPOOL_MAX_W + 1];
-    column_spans(cols, OW, W, p);
+    const long work = avgpool_setup(N, C, H, W, p, &OH, &OW, cols);
+    const long planes = (long)N * C;
 
 #pragma omp parallel if (work >= POOL_PAR_MIN_WORK)
     {
