@@ -94,6 +94,8 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     pl_threads_set(1);
     o->recovery_steps = c->recovery_steps;
     o->recovery_lr = c->recovery_lr;
+    o->recovery_distill_weight = c->recovery_distill_weight;
+    o->recovery_distill_temperature = c->recovery_distill_temperature;
     o->recovery_batch = e->train.batch_size;
     o->recovery_sgd = (opt_sgd_config){.momentum = (float)e->train.momentum,
                                        .nesterov = e->train.nesterov,
@@ -157,7 +159,7 @@ int main(int argc, char **argv)
     if (rc == PL_OK) rc = load_data(cfg, &data);
     if (rc == PL_OK) {
         search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val,
-                          &data.splits};
+                          &data.splits, g, input_node, logits_node};
         rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
     }
     if (cache && rc == PL_OK) rc = lat_cache_save(cache);

@@ -61,8 +61,24 @@ static void recovery_options(search_options *o, int steps)
     o->recovery_sgd = (opt_sgd_config){.momentum = 0.9f, .nesterov = 1};
 }
 
-/* Recovery trains a damaged model back toward the labels; a non-finite
- * loss is an error naming the operator and the step. */
+/* Damages a copy of g's weights into r (seeded) and returns its accuracy. */
+static double damaged_copy(ig_graph *g, const model_nodes *nodes, const search_data *data,
+                           search_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->model = ig_graph_copy(g, -1, NULL);
+    r->input_node = nodes->input;
+    r->logits_node = nodes->logits;
+    lcg_seed(17);
+    for (size_t i = 0; i < r->model->param_size; i++)
+        r->model->param[i] *= 1.0f + 1.2f * (lcg_uniform() - 0.5f);
+    return search_accuracy(r->model, r->input_node, r->logits_node, data->val_images,
+                           data->val_labels, data->n_val);
+}
+
+/* Recovery trains a damaged model back toward the labels, or toward the
+ * teacher (the undamaged model) by distillation; a non-finite loss is an
+ * error naming the operator and the step. */
 static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *data)
 {
     search_options o;
@@ -70,27 +86,45 @@ static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *dat
     o.seed = 3;
     recovery_options(&o, 60);
     search_result r;
-    memset(&r, 0, sizeof r);
-    r.model = ig_graph_copy(g, -1, NULL);
-    r.input_node = nodes->input;
-    r.logits_node = nodes->logits;
-    for (size_t i = 0; i < r.model->param_size; i++)
-        r.model->param[i] *= 1.0f + 1.2f * (lcg_uniform() - 0.5f);
-    double damaged = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
-                                     data->val_labels, data->n_val);
+    double damaged = damaged_copy(g, nodes, data, &r);
     CHECK(damaged < 0.9, "the damage costs accuracy (%g)", damaged);
-    int rc = search_recover(&r, data->train, &o, 1, "layer1.0.conv1");
+    int rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
     double recovered = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
                                        data->val_labels, data->n_val);
     CHECK(rc == PL_OK && recovered > damaged + 0.1, "recovery: accuracy %g -> %g (%s)", damaged,
           recovered, rc < 0 ? pl_last_error() : "ok");
+    /* Distillation alone (weight 1: no label term) recovers as well. */
+    search_free(&r);
+    damaged_copy(g, nodes, data, &r);
+    o.recovery_distill_weight = 1.0;
+    o.recovery_distill_temperature = 2.0;
+    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
+    double distilled = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
+                                       data->val_labels, data->n_val);
+    CHECK(rc == PL_OK && distilled > damaged + 0.1, "distilled recovery: accuracy %g -> %g (%s)",
+          damaged, distilled, rc < 0 ? pl_last_error() : "ok");
+    /* A teacher of another input shape is refused, naming both. */
+    ig_graph *other = ig_graph_alloc();
+    model_spec spec = {.name = "resnet18_small", .in_c = 1, .in_h = SIZE + 4, .in_w = SIZE + 4,
+                       .classes = 10, .width = 0.125f};
+    model_nodes other_nodes;
+    rc = model_build(other, &spec, &other_nodes);
+    if (rc == PL_OK) rc = ig_graph_finalize(other);
+    const ig_graph *teacher = data->teacher;
+    data->teacher = other;
+    rc = rc == PL_OK ? search_recover(&r, data, &o, 1, "layer1.0.conv1") : rc;
+    CHECK(rc == PL_ERR_SHAPE && strstr(pl_last_error(), "teacher takes (1,16,16)"),
+          "mismatched teacher: rc %d: %s", rc, pl_last_error());
+    data->teacher = teacher;
+    ig_graph_free(other);
+    o.recovery_distill_weight = 0;
     /* A NaN in every training image: the loss is not finite at step 1;
      * the model keeps its weights. */
     ds_set *train = &data->train->train;
     for (int i = 0; i < train->n; i++) train->images[(size_t)i * SIZE * SIZE] = NAN;
     o.recovery_steps = 3;
     float before = r.model->param[0];
-    rc = search_recover(&r, data->train, &o, 1, "layer1.0.conv1");
+    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
     CHECK(rc == PL_ERR_NUMERIC && strstr(pl_last_error(), "layer1.0.conv1") &&
               strstr(pl_last_error(), "not finite") && strstr(pl_last_error(), "step 1") &&
               r.model->param[0] == before,
@@ -144,7 +178,8 @@ int main(void)
     predict_labels(g, &nodes, val, N_VAL, labels);
     ds_experiment splits;
     make_splits(g, &nodes, &splits);
-    search_data data = {sample, N_SAMPLE, val, labels, N_VAL, &splits};
+    search_data data = {sample, N_SAMPLE, val, labels, N_VAL, &splits, g, nodes.input,
+                        nodes.logits};
     test_recover(g, &nodes, &data);
     search_options o;
     options(&o, 20.0);

@@ -131,6 +131,7 @@ typedef struct {
     int    validation_images;/* accuracy subset                               */
     int    recovery_steps;   /* SGD steps on the whole model after a replacement */
     double recovery_lr;      /* their starting learning rate (cosine to 0)      */
+    double recovery_distill_weight, recovery_distill_temperature; /* from the baseline */
 } cfg_search;
 
 /* finetune: the adapted model trained end to end; the rest of the recipe

@@ -431,6 +431,16 @@ static const cfg_key_spec keys[] = {
      .fingerprinted = 1,
      .doc = "Learning rate of the recovery steps at their start; it decays to 0 along a "
             "cosine."},
+    {.section = "search", .key = "recovery_distill_weight", .type = CFG_FLOAT,
+     AT_FLOAT(search.recovery_distill_weight), .def_float = 0.0, .bounds = MIN_MAX, .min = 0,
+     .max = 1, .fingerprinted = 1,
+     .doc = "Recovery steps learn from the baseline model as well as the labels: the loss is "
+            "(1 - w) * cross-entropy + w * T^2 * KL divergence to the baseline's softened "
+            "outputs (as `finetune.distill_weight`); 0: the labels alone."},
+    {.section = "search", .key = "recovery_distill_temperature", .type = CFG_FLOAT,
+     AT_FLOAT(search.recovery_distill_temperature), .def_float = 4.0,
+     .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 100, .fingerprinted = 1,
+     .doc = "The recovery's distillation temperature T."},
 
     /* finetune */
     {.section = "finetune", .key = "epochs", .type = CFG_INT, AT_INT(finetune.epochs),

@@ -347,7 +347,7 @@ static int finish_step(search_state *st, const search_options *o)
         pl_free(map);
         ig_graph_free(cg);
         if (rc == PL_OK && o->recovery_steps > 0) {
-            rc = search_recover(r, x->data->train, o, st->replaced, s->name);
+            rc = search_recover(r, x->data, o, st->replaced, s->name);
             s->accuracy_recovered = search_accuracy(r->model, r->input_node, r->logits_node,
                                                     x->data->val_images, x->data->val_labels,
                                                     x->data->n_val);

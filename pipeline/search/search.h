@@ -50,6 +50,9 @@ typedef struct {
     int             recovery_steps, recovery_batch, recovery_threads;
     double          recovery_lr;
     opt_sgd_config  recovery_sgd;
+    double          recovery_distill_weight; /* 0: the labels alone; else
+                                                distillation from data->teacher */
+    double          recovery_distill_temperature;
     int             progress;
     /* Checkpointing (NULL path: none): the state is written atomically after
      * every generation and every finished operator, and a run finding a
@@ -123,6 +126,10 @@ typedef struct {
     int            n_val;
     ds_experiment *train;          /* recovery's training images; may be NULL
                                       when o->recovery_steps is 0              */
+    const ig_graph *teacher;       /* recovery's distillation teacher (the
+                                      baseline), with its input and logits
+                                      nodes; NULL when not distilling        */
+    int            teacher_input, teacher_logits;
 } search_data;
 
 /* Searches model (finalized, with weights; input_node and logits_node are
@@ -138,11 +145,13 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
 void search_free(search_result *r);
 
 /* The recovery after replacement number step (named name, for messages):
- * trains r->model in place, every parameter and the batch-norm statistics,
- * as search_options describes. Nothing happens when o->recovery_steps is 0.
- * Returns PL_OK or a negative status (a non-finite loss names the step). */
-int search_recover(search_result *r, ds_experiment *data, const search_options *o, int step,
-                   const char *name);
+ * trains r->model in place on data->train (distilling data->teacher when
+ * o->recovery_distill_weight > 0), every parameter and the batch-norm
+ * statistics, as search_options describes. Nothing happens when
+ * o->recovery_steps is 0. Returns PL_OK or a negative status (a non-finite
+ * loss names the step). */
+int search_recover(search_result *r, const search_data *data, const search_options *o,
+                   int step, const char *name);
 
 /* Writes the gos.search artifact atomically (search_io.c): prov is the root
  * provenance (its schema is set here), latency the provenance of every

@@ -1,9 +1,11 @@
 /* search_recover.c: the recovery after a replacement (see search.h): a
- * short SGD run of the whole adapted model on training images, so the
- * accuracy a replacement cost is won back before the next operator's
- * candidates are measured against the baseline. Deterministic under the
- * seed and the step index (with one thread). */
+ * short SGD run of the whole adapted model on training images, on the
+ * labels or distilling the baseline, so the accuracy a replacement cost is
+ * won back before the next operator's candidates are measured against the
+ * baseline. Deterministic under the seed and the step index (with one
+ * thread). */
 #include "search_internal.h"
+#include "distill.h"
 #include "lr_schedule.h"
 #include "opt_sgd.h"
 #include "pl_err.h"
@@ -13,9 +15,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Trains g (with its loss node) for o->recovery_steps steps. */
-static int train_steps(ig_graph *g, int input_node, int loss_node, ds_experiment *data,
-                       const search_options *o, int step, const char *name)
+/* Trains g (with its loss node after logits_node) for o->recovery_steps
+ * steps; teacher (may be NULL) distils. */
+static int train_steps(ig_graph *g, int input_node, int logits_node, int loss_node,
+                       ds_experiment *data, distill *teacher, const search_options *o, int step,
+                       const char *name)
 {
     int batch = o->recovery_batch, n = data->train.n;
     if (n < batch)
@@ -37,15 +41,18 @@ static int train_steps(ig_graph *g, int input_node, int loss_node, ds_experiment
         ds_experiment_batch(data, &data->train, order + (size_t)within * batch, batch, 0, seed,
                             s, ig_value(g, input_node), labels);
         ig_forward(g, labels);
-        if (!isfinite(g->loss)) {
+        ig_zero_grad(g);
+        float loss = g->loss;
+        if (teacher)
+            loss = distill_backward(teacher, g, input_node, logits_node, labels);
+        if (!isfinite(loss)) {
             rc = pl_error(PL_ERR_NUMERIC, __FILE__, __LINE__, "search: recovery after %s: the "
                           "training loss is not finite (%g) at step %d; lower "
-                          "search.recovery_lr (%g)", name,
-                          (double)g->loss, s + 1, o->recovery_lr);
+                          "search.recovery_lr (%g)", name, (double)loss, s + 1,
+                          o->recovery_lr);
             break;
         }
-        ig_zero_grad(g);
-        ig_backward(g, loss_node);
+        if (!teacher) ig_backward(g, loss_node);
         opt_sgd_step(&sgd, g, lr_schedule_at(&schedule, s));
     }
     pl_free(order);
@@ -54,17 +61,29 @@ static int train_steps(ig_graph *g, int input_node, int loss_node, ds_experiment
     return rc;
 }
 
-int search_recover(search_result *r, ds_experiment *data, const search_options *o, int step,
-                   const char *name)
+int search_recover(search_result *r, const search_data *data, const search_options *o,
+                   int step, const char *name)
 {
-    if (o->recovery_steps <= 0 || !data) return PL_OK;
+    if (o->recovery_steps <= 0 || !data->train) return PL_OK;
     int loss_node = -1;
     ig_graph *g = ig_graph_copy(r->model, r->logits_node, &loss_node);
     if (!g) return PL_ERR_INVAL; /* the message is recorded */
     PL_ASSERT(g->param_size == r->model->param_size && g->state_size == r->model->state_size);
+    distill teacher = {0};
+    int distilling = o->recovery_distill_weight > 0, rc = PL_OK;
+    if (distilling) {
+        PL_ASSERT(data->teacher != NULL);
+        rc = distill_init(&teacher, data->teacher, data->teacher_input, data->teacher_logits, g,
+                          r->input_node, r->logits_node, o->recovery_batch,
+                          o->recovery_distill_weight, o->recovery_distill_temperature,
+                          "search: recovery");
+    }
     pl_threads_set(o->recovery_threads);
-    int rc = train_steps(g, r->input_node, loss_node, data, o, step, name);
+    if (rc == PL_OK)
+        rc = train_steps(g, r->input_node, r->logits_node, loss_node, data->train,
+                         distilling ? &teacher : NULL, o, step, name);
     pl_threads_set(1);
+    distill_free(&teacher);
     if (rc == PL_OK) {
         memcpy(r->model->param, g->param, g->param_size * sizeof(float));
         memcpy(r->model->state, g->state, g->state_size * sizeof(float));

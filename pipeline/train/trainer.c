@@ -34,28 +34,16 @@ static void load_batch(trainer *t, const ds_set *set, const int32_t *idx, int co
 
 /* ---- graph and optimizer -------------------------------------------------- */
 
-/* Distillation's teacher: a copy planned for the batch, in evaluation mode,
- * and the buffer of the combined gradient at the student's logits. */
+/* Distillation's teacher, when asked for (distill.h). */
 static int build_teacher(trainer *t)
 {
     const train_options *o = t->opt;
     if (!(o->distill_weight > 0)) return PL_OK;
-    PL_ASSERT(o->teacher != NULL && o->distill_temperature > 0);
-    const ig_shape *tin = &o->teacher->nodes[o->teacher_input].shape;
-    const ig_shape *sin = &t->g->nodes[t->nodes.input].shape;
-    int classes = t->g->nodes[t->nodes.logits].shape.c;
-    if (tin->c != sin->c || tin->h != sin->h || tin->w != sin->w ||
-        o->teacher->nodes[o->teacher_logits].shape.c != classes)
-        PL_FAIL(PL_ERR_SHAPE, "%s: the teacher takes (%d,%d,%d) inputs to %d classes, the "
-                "student (%d,%d,%d) to %d", t->stage, tin->c, tin->h, tin->w,
-                o->teacher->nodes[o->teacher_logits].shape.c, sin->c, sin->h, sin->w, classes);
-    if (classes > NN_DISTILL_MAX_K)
-        PL_FAIL(PL_ERR_SHAPE, "%s: distillation over %d classes (at most %d)", t->stage, classes,
-                NN_DISTILL_MAX_K);
-    t->teacher = ig_graph_copy(o->teacher, -1, NULL);
-    PL_TRY(ig_graph_plan(t->teacher, t->batch));
-    PL_TRY(ig_set_training(t->teacher, 0));
-    t->dlogits = pl_xmalloc((size_t)t->batch * classes * sizeof(float));
+    PL_ASSERT(o->teacher != NULL);
+    PL_TRY(distill_init(&t->distill, o->teacher, o->teacher_input, o->teacher_logits, t->g,
+                        t->nodes.input, t->nodes.logits, t->batch, o->distill_weight,
+                        o->distill_temperature, t->stage));
+    t->distilling = 1;
     return PL_OK;
 }
 
@@ -66,23 +54,11 @@ static float loss_and_gradients(trainer *t)
 {
     ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
     ig_zero_grad(t->g);
-    if (!t->teacher) {
+    if (!t->distilling) {
         ig_backward(t->g, t->loss_node);
         return t->g->loss;
     }
-    const ig_shape *in = &t->g->nodes[t->nodes.input].shape;
-    memcpy(ig_value(t->teacher, t->opt->teacher_input), ig_value(t->g, t->nodes.input),
-           (size_t)t->batch * in->c * in->h * in->w * sizeof(float));
-    ig_forward(t->teacher, NULL);
-    int classes = t->g->nodes[t->nodes.logits].shape.c;
-    float loss = nn_distill_forward_backward(t->dlogits, ig_value(t->g, t->nodes.logits),
-                                             ig_value(t->teacher, t->opt->teacher_logits),
-                                             t->labels, t->batch, classes,
-                                             (float)t->opt->distill_weight,
-                                             (float)t->opt->distill_temperature);
-    ig_seed_gradient(t->g, t->nodes.logits, t->dlogits);
-    ig_backward(t->g, t->nodes.logits);
-    return loss;
+    return distill_backward(&t->distill, t->g, t->nodes.input, t->nodes.logits, t->labels);
 }
 
 static int build(trainer *t)
@@ -245,8 +221,7 @@ static void trainer_destroy(trainer *t)
     ds_experiment_free(&t->data);
     opt_sgd_destroy(&t->sgd);
     ig_graph_free(t->g);
-    ig_graph_free(t->teacher);
-    pl_free(t->dlogits);
+    distill_free(&t->distill);
     pl_free(t->order);
     pl_free(t->labels);
     pl_free(t->curve_loss);

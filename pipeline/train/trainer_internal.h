@@ -3,6 +3,7 @@
 #ifndef TRAINER_INTERNAL_H
 #define TRAINER_INTERNAL_H
 
+#include "distill.h"
 #include "ds_experiment.h"
 #include "ig.h"
 #include "lr_schedule.h"
@@ -26,8 +27,8 @@ typedef struct {
     model_nodes nodes;
     int         loss_node;
     int         batch;         /* training batch size                            */
-    ig_graph   *teacher;       /* distillation's teacher (a copy), or NULL       */
-    float      *dlogits;       /* (batch, classes) the distillation gradient     */
+    int         distilling;    /* 1: the loss is distillation's (distill)        */
+    distill     distill;
     int32_t    *order;         /* (train.n) this epoch's order                   */
     int32_t    *labels;        /* (batch)                                        */
 
