@@ -320,7 +320,6 @@ static int finish_step(search_state *st, const search_options *o)
     s->accuracy_recovered = s->accuracy;
     s->evaluations = (int32_t)x->evaluations;
     s->cache_hits = (int32_t)x->cache_hits;
-    s->seconds = st->step_seconds + now_seconds() - st->step_started;
     r->evaluations += x->evaluations;
     r->cache_hits += x->cache_hits;
     int rc = PL_OK;
@@ -354,16 +353,17 @@ static int finish_step(search_state *st, const search_options *o)
         }
         if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st->ms); /* re-profile */
     }
+    s->seconds = st->step_seconds + now_seconds() - st->step_started; /* recovery included */
     if (o->progress) fprintf(stderr, "\n");
     char recovered[48] = "";
     if (s->accuracy_recovered != s->accuracy)
         snprintf(recovered, sizeof recovered, " (%.2f%% after recovery)",
                  100 * s->accuracy_recovered);
     fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%%s, "
-            "%d evaluations (%d cached)\n", s->name, s->replaced ? "replaced" : "kept",
+            "%d evaluations (%d cached), %.0f s\n", s->name, s->replaced ? "replaced" : "kept",
             s->latency_before_ms, s->latency_after_ms, (long long)s->params_before,
             (long long)s->params_after, 100 * s->accuracy, recovered, s->evaluations,
-            s->cache_hits);
+            s->cache_hits, s->seconds);
     release_step(st);
     return rc;
 }

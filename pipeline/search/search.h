@@ -100,7 +100,7 @@ typedef struct {
     double  accuracy_recovered;  /* the same after the recovery steps            */
     double  fit_error;
     int32_t evaluations, cache_hits, front_size;
-    double  seconds;
+    double  seconds;             /* the step's wall time, recovery included */
     gen_dag chosen;              /* the winner (the original when not replaced) */
 } search_step;
 
