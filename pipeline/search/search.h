@@ -128,7 +128,7 @@ typedef struct {
                                       when o->recovery_steps is 0              */
     const ig_graph *teacher;       /* recovery's distillation teacher (the
                                       baseline), with its input and logits
-                                      nodes; NULL when not distilling        */
+                                      nodes; may be NULL when not distilling */
     int            teacher_input, teacher_logits;
 } search_data;
 
