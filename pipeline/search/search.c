@@ -440,9 +440,19 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
     r->stopped = stop;
     if (rc == PL_OK && !stop) {
         double *ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *ms);
-        rc = search_operator_latencies(r->model, o, ms);
+        if (o->device_kind != DEV_PREDICTED) {
+            /* Measured: the original again, right before the adapted model,
+             * so the two sums share the machine's load (on a shared machine
+             * the load at the search's start may be long gone). */
+            ig_graph *original = ig_graph_copy(model, -1, NULL);
+            rc = original ? search_operator_latencies(original, o, ms) : PL_ERR_INVAL;
+            ig_graph_free(original);
+            r->base_latency_ms = 0;
+            for (int id = 0; id < st.n_ops && rc == PL_OK; id++) r->base_latency_ms += ms[id];
+        }
+        if (rc == PL_OK) rc = search_operator_latencies(r->model, o, ms);
         r->final_latency_ms = 0;
-        for (int id = 0; id < st.n_ops; id++) r->final_latency_ms += ms[id];
+        for (int id = 0; id < st.n_ops && rc == PL_OK; id++) r->final_latency_ms += ms[id];
         pl_free(ms);
     }
     free_state(&st);

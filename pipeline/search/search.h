@@ -108,7 +108,8 @@ typedef struct {
     ig_graph      *model;          /* the adapted model (owned)               */
     int            input_node, logits_node; /* in model                      */
     double         base_accuracy;  /* baseline on the validation subset       */
-    double         base_latency_ms, final_latency_ms; /* sum over operators   */
+    double         base_latency_ms, final_latency_ms; /* sum over operators; on
+                                      measured devices both timed at the end */
     int            n_steps, cap_steps;
     search_step   *steps;
     int            n_records, cap_records;
