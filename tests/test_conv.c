@@ -201,12 +201,18 @@ static void test_special_shapes(void)
         {1, 64, 40, 40, 4, {3, 3, 1, 1, 1, 1, 1}},
         {1, 32, 64, 50, 4, {5, 5, 2, 2, 2, 2, 1}},
         {2, 64, 36, 36, 8, {3, 3, 1, 1, 1, 1, 2}},
-        /* taps that read only padding dropped (compacted weights): a 1x1
-         * plane batched and per image, a 2x2 plane at stride 2 (one output
-         * pixel, first kernel row and column dead), one axis only, grouped;
-         * and no live tap at all (output = bias) */
+        /* taps that read only padding: dropped (compacted weights) for a
+         * single live tap (a 1x1 plane batched and per image) and where the
+         * columns repay the copy (enough images: a 2x2 plane at stride 2,
+         * one output pixel, first kernel row and column dead; one axis
+         * only, grouped; weights copied in parallel), kept where they do
+         * not (the same shapes on fewer images); and no live tap at all
+         * (output = bias) */
         {5, 16, 1, 1, 12, {3, 3, 1, 1, 1, 1, 1}},
         {1, 16, 1, 1, 12, {3, 3, 1, 1, 1, 1, 1}},
+        {64, 8, 2, 2, 12, {3, 3, 2, 2, 1, 1, 1}},
+        {16, 8, 1, 9, 6, {3, 3, 1, 1, 1, 1, 2}},
+        {64, 64, 2, 2, 64, {3, 3, 2, 2, 1, 1, 1}},
         {3, 8, 2, 2, 12, {3, 3, 2, 2, 1, 1, 1}},
         {2, 8, 1, 9, 6, {3, 3, 1, 1, 1, 1, 2}},
         {1, 6, 3, 1, 4, {5, 5, 1, 1, 2, 2, 2}},
