@@ -7,7 +7,10 @@
  * model measured end to end, the sum of its operators and the model's
  * prediction. Parameters are random: latency does not depend on them.
  *
- *   build/bench/bench_profile [THREADS]      (default 2) */
+ *   build/bench/bench_profile [THREADS] [--verbose] [--filter SUBSTR]
+ * THREADS defaults to 2; --filter keeps the models whose name contains
+ * SUBSTR; --verbose also prints every operator: its name, node count, FLOPs, bytes,
+ * measured median and predicted latency. */
 #include "cfg.h"
 #include "dev.h"
 #include "models.h"
@@ -28,9 +31,12 @@ typedef struct {
     float       width;
 } bench_row;
 
-/* The models of the experiments (resnet18 with the small-input stem) and of
- * the paper's input sizes. */
+/* The three models as the experiments build them (experiments/common/
+ * models/: width and input size), at full width on 32x32 (resnet18 with the
+ * small-input stem), and at the paper's input sizes. */
 static const bench_row rows[] = {
+    {"resnet18_small", 28, 1, 0.25f},   {"mobilenetv3_large", 28, 1, 1.0f},
+    {"inceptionv3", 75, 1, 0.25f},
     {"resnet18_small", 32, 1, 1.0f},    {"mobilenetv3_large", 32, 1, 1.0f},
     {"inceptionv3_small", 32, 1, 1.0f}, {"resnet18", 224, 3, 1.0f},
     {"mobilenetv3_large", 224, 3, 1.0f}, {"mobilenetv3_small", 224, 3, 1.0f},
@@ -62,9 +68,30 @@ static int load_host_experiment(cfg_experiment *e, const char *dir, int threads)
     return cfg_load(e, path);
 }
 
+/* One line per operator: measured against predicted. */
+static void print_operators(const ig_graph *g, const prof_result *r)
+{
+    printf("  %-28s %5s %10s %10s %10s %10s %6s\n", "operator", "nodes", "MFLOPs", "KB",
+           "measured", "predicted", "ratio");
+    for (int id = 0; id < r->n_operators; id++)
+        printf("  %-28s %5d %10.3f %10.1f %7.4f ms %7.4f ms %6.2f\n", g->operators[id].name,
+               r->n_nodes[id], r->flops[id] / 1e6, r->bytes[id] / 1024.0,
+               r->latency[id].median_ms, r->predicted_ms[id],
+               r->predicted_ms[id] / r->latency[id].median_ms);
+}
+
 int main(int argc, char **argv)
 {
-    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    int threads = 2, verbose = 0;
+    const char *filter = NULL;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--verbose") == 0)
+            verbose = 1;
+        else if (strcmp(argv[a], "--filter") == 0 && a + 1 < argc)
+            filter = argv[++a];
+        else
+            threads = atoi(argv[a]);
+    }
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/gos_bench_profile.%d", (int)getpid());
     if (mkdir(dir, 0700) != 0) return 1;
@@ -77,12 +104,13 @@ int main(int argc, char **argv)
     }
     printf("\n== latency model vs this host (batch 1, %d threads; device file "
            "experiments/common/devices/host.cfg) ==\n", threads);
-    printf("%-18s %5s %4s %10s %10s %10s %7s\n", "model", "input", "ops", "measured",
+    printf("%-18s %5s %5s %4s %10s %10s %10s %7s\n", "model", "input", "width", "ops", "measured",
            "sum ops", "predicted", "tau");
     int failed = 0;
     double worst = 1.0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const bench_row *row = &rows[i];
+        if (filter && !strstr(row->model, filter)) continue;
         ig_graph *g = ig_graph_alloc();
         model_spec spec = {.in_c = row->channels, .in_h = row->size, .in_w = row->size,
                            .classes = 10, .width = row->width};
@@ -97,10 +125,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_profile: %s: %s\n", row->model, pl_last_error());
             failed = 1;
         } else {
-            printf("%-18s %5d %4d %8.3f ms %7.3f ms %7.3f ms %7.3f\n", row->model, row->size,
-                   r.n_operators, r.model.median_ms, r.sum_operators_ms, r.model_predicted_ms,
+            printf("%-18s %5d %5.2f %4d %8.3f ms %7.3f ms %7.3f ms %7.3f\n", row->model,
+                   row->size, row->width, r.n_operators, r.model.median_ms, r.sum_operators_ms, r.model_predicted_ms,
                    r.kendall_tau);
             if (!(r.kendall_tau >= worst)) worst = r.kendall_tau;
+            if (verbose) print_operators(g, &r);
             prof_free(&r);
         }
         ig_graph_free(g);

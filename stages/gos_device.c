@@ -141,6 +141,9 @@ static int write_fit(const char *path, const cfg_experiment *e, const dev_model 
     }
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "eff_bandwidth", after->eff_bandwidth);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "plane_ns", after->plane_ns);
+    if (rc == PL_OK)
+        rc = h5io_write_attr_f64(&w, "/fit", "parallel_mflops", after->parallel_mflops);
+    if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "gemm_half", after->gemm_half);
     if (rc == PL_OK) rc = h5io_write_attr_string(&w, "/fit", "device", e->device.name);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "rms_log_before", rep->rms_log_before);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "rms_log_after", rep->rms_log_after);
@@ -196,6 +199,8 @@ static int calibrate(const cfg_experiment *e, const char *out, source *src, int 
             printf("    eff_%s = %.3g;\n", dev_class_name(c), after.eff[c]);
         printf("    eff_bandwidth = %.3g;\n", after.eff_bandwidth);
         printf("    plane_ns = %.3g;\n", after.plane_ns);
+        printf("    parallel_mflops = %.3g;\n", after.parallel_mflops);
+        printf("    gemm_half = %.3g;\n", after.gemm_half);
     }
     pl_free(samples);
     pl_free(sample_src);

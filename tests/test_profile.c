@@ -350,8 +350,61 @@ static void test_predicted_profile(void)
 
 /* ---- calibration ---------------------------------------------------------------- */
 
-/* Timings made by a known model: the fit must find factors that predict
- * them (near-zero log error, the same ranking), starting from wrong ones. */
+/* Timings made by a known model (truth) for g's operators: the fit must
+ * find factors that predict them (near-zero log error, the same ranking)
+ * and the truth's overhead, cost per plane and parallel work, starting
+ * from wrong ones. */
+static void check_fit(ig_graph *g, const dev_model *truth, const char *label)
+{
+    int n = g->n_operators;
+    dev_sample *samples = calloc((size_t)n, sizeof *samples);
+    int *nodes = calloc((size_t)n * (size_t)g->n_nodes, sizeof *nodes);
+    for (int id = 0; id < n; id++) {
+        int *list = nodes + (size_t)id * (size_t)g->n_nodes;
+        int count = dev_operator_nodes(g, id, list);
+        samples[id] = (dev_sample){g, list, count, 1,
+                                   dev_predict_nodes_ms(truth, g, list, count, 1)};
+    }
+    dev_model m = *truth;
+    m.overhead_us = 20.0;
+    for (int c = 0; c < DEV_CLASS_COUNT; c++) m.eff[c] = 0.5;
+    m.eff_bandwidth = 1.0;
+    m.parallel_mflops = 0.0;
+    m.gemm_half = 0.0;
+    dev_fit_report rep;
+    int rc = dev_calibrate(&m, samples, n, &rep);
+    CHECK(rc == PL_OK, "%s: calibrate: %s", label, pl_last_error());
+    CHECK(rep.rms_log_before > 0.3, "%s: the starting factors are wrong (rms %g)", label,
+          rep.rms_log_before);
+    CHECK(rep.rms_log_after < 0.02, "%s: the fit reproduces the timings (rms %g after %d iterations)",
+          label, rep.rms_log_after, rep.iterations);
+    CHECK(rep.tau_after > 0.99, "%s: and their ranking (tau %g)", label, rep.tau_after);
+    CHECK(check_close(m.overhead_us, truth->overhead_us, 0, 0.05), "%s: fitted overhead %g",
+          label, m.overhead_us);
+    CHECK(check_close(m.plane_ns, truth->plane_ns, 0, 0.1), "%s: fitted cost per plane %g",
+          label, m.plane_ns);
+    if (truth->cores > 1)
+        CHECK(check_close(m.parallel_mflops, truth->parallel_mflops, 0, 0.1),
+              "%s: fitted work for half the extra cores %g", label, m.parallel_mflops);
+    if (truth->gemm_half > 0)
+        CHECK(check_close(m.gemm_half, truth->gemm_half, 0, 0.1), "%s: fitted sgemm half rate %g",
+              label, m.gemm_half);
+    else
+        CHECK(m.parallel_mflops == 0.0, "%s: parallel_mflops keeps the device's (%g)", label,
+              m.parallel_mflops);
+    CHECK(m.cores == truth->cores && m.dram_gbs == truth->dram_gbs, "%s: characteristics kept",
+          label);
+
+    CHECK(dev_calibrate(&m, samples, 5, &rep) == PL_ERR_INVAL, "%s: too few samples refused",
+          label);
+    samples[0].measured_ms = NAN;
+    CHECK(dev_calibrate(&m, samples, n, &rep) == PL_ERR_INVAL &&
+              strstr(pl_last_error(), "sample 0") != NULL,
+          "%s: a non-finite timing refused: %s", label, pl_last_error());
+    free(samples);
+    free(nodes);
+}
+
 static void test_calibration(void)
 {
     ig_graph *g = ig_graph_alloc();
@@ -361,46 +414,59 @@ static void test_calibration(void)
     int rc = model_build(g, &spec, &mn);
     if (rc == PL_OK) rc = ig_graph_finalize(g);
     CHECK(rc == PL_OK, "model: %s", pl_last_error());
-    if (rc != PL_OK) {
-        ig_graph_free(g);
-        return;
+    if (rc == PL_OK) {
+        dev_model one = {.cores = 1, .freq_ghz = 2.0, .simd_lanes = 8, .fma_units = 2,
+                         .dram_gbs = 10.0, .cache_kb = 256.0, .cache_gbs = 60.0,
+                         .overhead_us = 4.0, .eff = {0.6, 0.3, 0.08, 0.15, 0.1, 0.05},
+                         .eff_bandwidth = 0.4, .plane_ns = 20.0};
+        check_fit(g, &one, "one core");
+        dev_model four = one;
+        four.cores = 4, four.parallel_mflops = 2.0, four.gemm_half = 3.0;
+        check_fit(g, &four, "four cores");
     }
-    dev_model truth = {.cores = 1, .freq_ghz = 2.0, .simd_lanes = 8, .fma_units = 2,
-                       .dram_gbs = 10.0, .cache_kb = 256.0, .cache_gbs = 60.0,
-                       .overhead_us = 4.0, .eff = {0.6, 0.3, 0.08, 0.15, 0.1, 0.05},
-                       .eff_bandwidth = 0.4, .plane_ns = 20.0};
-    int n = g->n_operators;
-    dev_sample *samples = calloc((size_t)n, sizeof *samples);
-    int *nodes = calloc((size_t)n * (size_t)g->n_nodes, sizeof *nodes);
-    for (int id = 0; id < n; id++) {
-        int *list = nodes + (size_t)id * (size_t)g->n_nodes;
-        int count = dev_operator_nodes(g, id, list);
-        samples[id] = (dev_sample){g, list, count, 1,
-                                   dev_predict_nodes_ms(&truth, g, list, count, 1)};
-    }
-    dev_model m = truth;
-    m.overhead_us = 20.0;
-    for (int c = 0; c < DEV_CLASS_COUNT; c++) m.eff[c] = 0.5;
-    m.eff_bandwidth = 1.0;
-    dev_fit_report rep;
-    rc = dev_calibrate(&m, samples, n, &rep);
-    CHECK(rc == PL_OK, "calibrate: %s", pl_last_error());
-    CHECK(rep.rms_log_before > 0.3, "the starting factors are wrong (rms %g)",
-          rep.rms_log_before);
-    CHECK(rep.rms_log_after < 0.02, "the fit reproduces the timings (rms %g after %d iterations)",
-          rep.rms_log_after, rep.iterations);
-    CHECK(rep.tau_after > 0.99, "and their ranking (tau %g)", rep.tau_after);
-    CHECK_CLOSE(m.overhead_us, truth.overhead_us, 0, 0.05, "fitted overhead");
-    CHECK_CLOSE(m.plane_ns, truth.plane_ns, 0, 0.1, "fitted cost per plane");
-    CHECK(m.cores == truth.cores && m.dram_gbs == truth.dram_gbs, "characteristics kept");
+    ig_graph_free(g);
+}
 
-    CHECK(dev_calibrate(&m, samples, 5, &rep) == PL_ERR_INVAL, "too few samples refused");
-    samples[0].measured_ms = NAN;
-    CHECK(dev_calibrate(&m, samples, n, &rep) == PL_ERR_INVAL &&
-              strstr(pl_last_error(), "sample 0") != NULL,
-          "a non-finite timing refused: %s", pl_last_error());
-    free(samples);
-    free(nodes);
+/* The share of the peak a convolution keeps. Cores: an instruction far
+ * above parallel_mflops runs at the full peak, one far below at one core's,
+ * one at it halfway between; parallel_mflops 0 keeps every instruction on
+ * all cores. Shape: each sgemm dimension d (M 64 output channels, K 576
+ * inputs per output, N 1024 pixels) divides the rate by d / (d +
+ * gemm_half); an instruction that is no convolution keeps its rate. */
+static void test_gemm_share(void)
+{
+    ig_graph *g = ig_graph_alloc();
+    int x = ig_input(g, 64, 32, 32);
+    int big = ig_conv2d(g, x, 64, 3, 3, 1, 1, 1, 1, 1, 0);
+    int act = ig_unary(g, IG_OP_RELU, big);
+    int rc = ig_graph_finalize(g);
+    CHECK(rc == PL_OK, "graph: %s", pl_last_error());
+    if (rc == PL_OK) {
+        /* compute-bound: negligible overhead, per plane and memory terms */
+        dev_model m = {.cores = 4, .freq_ghz = 1.0, .simd_lanes = 4, .fma_units = 1,
+                       .dram_gbs = 1e6, .cache_kb = 0, .cache_gbs = 1e6, .eff = {1, 1, 1, 1, 1, 1},
+                       .eff_bandwidth = 1.0};
+        double mflops = ig_node_flops(g, big) / 1e6;
+        double all = dev_predict_node_ms(&m, g, big, 1);
+        m.parallel_mflops = mflops;
+        double half = dev_predict_node_ms(&m, g, big, 1);
+        m.parallel_mflops = mflops * 1e6;
+        double one = dev_predict_node_ms(&m, g, big, 1);
+        m.parallel_mflops = mflops * 1e-6;
+        double near_all = dev_predict_node_ms(&m, g, big, 1);
+        CHECK_CLOSE(all, 1e3 * mflops * 1e6 / (4 * 8e9), 1e-12, 1e-9, "all cores: F / peak");
+        CHECK_CLOSE(one, 4 * all, 0, 1e-4, "far below: one core");
+        CHECK_CLOSE(half, all * 4 / 2.5, 0, 1e-9, "at parallel_mflops: 1 + 3/2 cores");
+        CHECK_CLOSE(near_all, all, 0, 1e-4, "far above: all cores");
+        m.parallel_mflops = 0.0;
+        double relu = dev_predict_node_ms(&m, g, act, 1);
+        m.gemm_half = 64.0;
+        double skinny = dev_predict_node_ms(&m, g, big, 1);
+        CHECK_CLOSE(skinny, all * (128.0 / 64) * (640.0 / 576) * (1088.0 / 1024), 0, 1e-9,
+                    "product shape: (d + gemm_half) / d per dimension");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, act, 1), relu, 0, 1e-12,
+                    "no convolution: gemm_half changes nothing");
+    }
     ig_graph_free(g);
 }
 
@@ -480,6 +546,7 @@ int main(void)
     test_measured_profile();
     test_predicted_profile();
     test_calibration();
+    test_gemm_share();
     test_device_errors();
     remove_tree(temp_dir);
     return check_summary("test_profile");

@@ -97,6 +97,8 @@ typedef struct {
     double eff_class[6];
     double eff_bandwidth;      /* fraction of the bandwidth reached            */
     double plane_ns;           /* cost per output plane (batch x channel)      */
+    double parallel_mflops;    /* work at which extra cores give half a core   */
+    double gemm_half;          /* sgemm dimension at half the rate             */
 } cfg_device;
 
 /* profile: how operators are ranked by inefficiency. */

@@ -49,8 +49,10 @@ static const cfg_section_spec sections[] = {
     {"device", "The device latencies are measured on or predicted for. Device files "
                "(experiments/common/devices/*.cfg) define `base_device` with the "
                "characteristics of one device and their sources. The latency model, per "
-               "instruction: `overhead_us` + planes * `plane_ns` + max(FLOPs / (peak * "
-               "eff_<class>), bytes / bandwidth), where planes = batch * output channels,  peak = cores * freq_ghz * simd_lanes * 2 * fma_units, and "
+               "instruction: `overhead_us` + planes * `plane_ns` + max(FLOPs / (peak * S * "
+               "eff_<class>), bytes / bandwidth), where planes = batch * output channels, "
+               "peak = cores * freq_ghz * simd_lanes * 2 * fma_units, S is 1 but for "
+               "convolutions lowered to sgemm (`parallel_mflops`, `gemm_half`), and "
                "the bandwidth is `cache_gbs` when the instruction's bytes fit in `cache_kb`, "
                "else `dram_gbs`, times `eff_bandwidth`. A characteristic left at 0 is "
                "unknown; a predicted device needs them all."},
@@ -278,6 +280,21 @@ static const cfg_key_spec keys[] = {
             "times output channel), nanoseconds: the per-channel set-up of kernels on small "
             "planes (depthwise convolutions, squeeze-and-excitation) that FLOPs and bytes do "
             "not show. 0: none."},
+    {.section = "device", .key = "parallel_mflops", .type = CFG_FLOAT,
+     AT_FLOAT(device.parallel_mflops), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e6,
+     .fingerprinted = 1,
+     .doc = "Latency model: work of one instruction (millions of FLOPs) at which the cores "
+            "beyond the first bring half their rate; an instruction of F MFLOPs runs its "
+            "compute on 1 + (cores - 1) x F / (F + `parallel_mflops`) cores, because small "
+            "kernels stay on one thread (OpenBLAS and the engine's own loops split only large "
+            "work). 0: every instruction uses all `cores`."},
+    {.section = "device", .key = "gemm_half", .type = CFG_FLOAT, AT_FLOAT(device.gemm_half),
+     .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e6, .fingerprinted = 1,
+     .doc = "Latency model: the sgemm dimension at which a convolution (dense or 1x1) "
+            "reaches half its rate: each of its product's dimensions d (output channels, "
+            "inputs per output, output pixels x batch) keeps d / (d + `gemm_half`) of "
+            "`eff_conv` or `eff_pointwise`, since skinny products spend their time packing. "
+            "0: none."},
     {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[0]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "

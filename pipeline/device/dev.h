@@ -40,6 +40,8 @@ typedef struct {
     double eff[DEV_CLASS_COUNT]; /* fraction of peak FLOP/s, per class */
     double eff_bandwidth;
     double plane_ns;             /* per output plane (batch x channel)     */
+    double parallel_mflops;      /* work at which extra cores give half    */
+    double gemm_half;            /* sgemm dimension at half the rate       */
 } dev_model;
 
 /* One latency, milliseconds. A prediction has runs = repeats = 1 and

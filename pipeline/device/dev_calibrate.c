@@ -7,8 +7,10 @@
 #include <gsl/gsl_multimin.h>
 #include <math.h>
 
-/* x: log overhead, log eff[], log eff_bandwidth, log plane_ns */
-enum { X_EFF = 1, X_BANDWIDTH = 1 + DEV_CLASS_COUNT, X_PLANE, N_FACTORS };
+/* x: log overhead, log eff[], log eff_bandwidth, log plane_ns,
+ * log parallel_mflops (fitted only on devices of more than one core: with
+ * one it changes nothing and keeps its starting value), log gemm_half */
+enum { X_EFF = 1, X_BANDWIDTH = 1 + DEV_CLASS_COUNT, X_PLANE, X_PARALLEL, X_GEMM, N_FACTORS };
 
 typedef struct {
     dev_model         base;
@@ -24,6 +26,8 @@ static void apply(dev_model *m, const gsl_vector *x)
         m->eff[c] = fmin(1.0, exp(gsl_vector_get(x, X_EFF + c)));
     m->eff_bandwidth = fmin(1.0, exp(gsl_vector_get(x, X_BANDWIDTH)));
     m->plane_ns = exp(gsl_vector_get(x, X_PLANE));
+    if (m->cores > 1) m->parallel_mflops = exp(gsl_vector_get(x, X_PARALLEL));
+    m->gemm_half = exp(gsl_vector_get(x, X_GEMM));
 }
 
 static double predict_sample(const dev_model *m, const dev_sample *s)
@@ -108,6 +112,8 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
         if (!(start.eff[c] > 0)) start.eff[c] = 0.3;
     if (!(start.eff_bandwidth > 0)) start.eff_bandwidth = 0.5;
     if (!(start.plane_ns > 0)) start.plane_ns = 1.0;
+    if (!(start.parallel_mflops > 0) && start.cores > 1) start.parallel_mflops = 1.0;
+    if (!(start.gemm_half > 0)) start.gemm_half = 4.0;
 
     fit_problem p = {start, samples, count};
     report->rms_log_before = sqrt(mean_sq_log_error(&start, samples, count));
@@ -128,6 +134,9 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
             gsl_vector_set(x, X_BANDWIDTH,
                            fmin(0.0, log(start.eff_bandwidth * eff_scale[(a + b) % 3])));
             gsl_vector_set(x, X_PLANE, log(start.plane_ns * overhead_scale[b]));
+            gsl_vector_set(x, X_PARALLEL,
+                           log(start.cores > 1 ? start.parallel_mflops * overhead_scale[a] : 1.0));
+            gsl_vector_set(x, X_GEMM, log(start.gemm_half * overhead_scale[(a + b) % 3]));
             double value = minimize_from(&p, x, &iterations);
             if (value < best) {
                 best = value;

@@ -2,14 +2,16 @@
  * instruction:
  *
  *   t = overhead + planes * plane_ns
- *         + max(flops / (peak * eff[class]), bytes / (bw * eff_bandwidth))
+ *         + max(flops / (peak * share * eff[class]), bytes / (bw * eff_bandwidth))
  *
  * planes = batch x output channels: the per-channel set-up of kernels on
  * small planes, which FLOPs and bytes do not show.
  * peak = cores * freq * simd_lanes * 2 * fma_units FLOP/s (an FMA is two
- * FLOPs); bw is the cache bandwidth when the instruction's bytes (inputs,
- * output and parameters, ig_node_bytes) fit in the cache, else the DRAM
- * bandwidth. Input nodes cost nothing (the input is already in memory). */
+ * FLOPs); share is what convolutions lowered to sgemm keep of it (threads
+ * and product shape, gemm_share below), 1 for the other classes; bw is the
+ * cache bandwidth when the instruction's bytes (inputs, output and
+ * parameters, ig_node_bytes) fit in the cache, else the DRAM bandwidth.
+ * Input nodes cost nothing (the input is already in memory). */
 #include "dev.h"
 #include "pl_err.h"
 
@@ -50,13 +52,45 @@ double dev_model_peak_gflops(const dev_model *m)
     return (double)m->cores * m->freq_ghz * (double)m->simd_lanes * 2.0 * (double)m->fma_units;
 }
 
+/* The share of m's peak a convolution lowered to sgemm keeps (1 for the
+ * other classes, whose kernels are the engine's own and split small work
+ * over the cores too):
+ * - the cores it keeps busy, 1 + (cores - 1) F / (F + parallel_flops) of
+ *   them: OpenBLAS runs small products on one thread;
+ * - the shape of its product C (M x N) = A (M x K) B (K x N), M = output
+ *   channels of a group, K = inputs per output (input channels of a group x
+ *   taps), N = output pixels x batch: each dimension d keeps
+ *   d / (d + gemm_half) of the rate (skinny products spend their time
+ *   packing, not multiplying).
+ * Both are Hockney's half-performance form; a factor of 0 leaves its term
+ * out. */
+static double gemm_share(const dev_model *m, const ig_graph *g, int node, int batch, double flops)
+{
+    dev_class c = dev_node_class(g, node);
+    if (c != DEV_CLASS_CONV && c != DEV_CLASS_POINTWISE) return 1.0;
+    double share = 1.0;
+    if (m->parallel_mflops > 0 && m->cores > 1)
+        share = (1.0 + (m->cores - 1) * flops / (flops + m->parallel_mflops * 1e6)) / m->cores;
+    if (m->gemm_half > 0) {
+        const ig_node *nd = &g->nodes[node];
+        const ig_shape *in = &g->nodes[nd->in[0]].shape;
+        int groups = nd->attr[IG_A_GROUPS] > 0 ? nd->attr[IG_A_GROUPS] : 1;
+        int taps = nd->op == IG_OP_PWCONV2D ? 1 : nd->attr[IG_A_KH] * nd->attr[IG_A_KW];
+        double dims[3] = {(double)nd->shape.c / groups, (double)in->c / groups * taps,
+                          (double)nd->shape.h * nd->shape.w * batch};
+        for (int i = 0; i < 3; i++) share *= dims[i] / (dims[i] + m->gemm_half);
+    }
+    return share;
+}
+
 double dev_predict_node_ms(const dev_model *m, const ig_graph *g, int node, int batch)
 {
     PL_ASSERT(node >= 0 && node < g->n_nodes && batch >= 1);
     if (g->nodes[node].op == IG_OP_INPUT) return 0.0;
     double flops = ig_node_flops(g, node) * batch;
     double bytes = ig_node_bytes(g, node, batch);
-    double peak = dev_model_peak_gflops(m) * 1e9 * m->eff[dev_node_class(g, node)];
+    double peak = dev_model_peak_gflops(m) * 1e9 * gemm_share(m, g, node, batch, flops) *
+                  m->eff[dev_node_class(g, node)];
     int in_cache = m->cache_kb > 0 && bytes <= m->cache_kb * 1024.0;
     double bw = (in_cache ? m->cache_gbs : m->dram_gbs) * 1e9 * m->eff_bandwidth;
     double compute_s = peak > 0 ? flops / peak : 0.0;

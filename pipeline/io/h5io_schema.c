@@ -188,6 +188,8 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "eff_other", H5IO_T_F64),
     ATTR("/fit", "eff_bandwidth", H5IO_T_F64),
     ATTR("/fit", "plane_ns", H5IO_T_F64),
+    ATTR("/fit", "parallel_mflops", H5IO_T_F64),
+    ATTR("/fit", "gemm_half", H5IO_T_F64),
     ATTR("/fit", "rms_log_before", H5IO_T_F64),
     ATTR("/fit", "rms_log_after", H5IO_T_F64),
     ATTR("/fit", "tau_before", H5IO_T_F64),
