@@ -94,6 +94,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     pl_threads_set(1);
     o->recovery_steps = c->recovery_steps;
     o->recovery_lr = c->recovery_lr;
+    o->recovery_min_drop = c->recovery_min_drop;
     o->recovery_distill_weight = c->recovery_distill_weight;
     o->recovery_distill_temperature = c->recovery_distill_temperature;
     o->recovery_batch = e->train.batch_size;

@@ -276,6 +276,36 @@ int main(void)
         remove(path);
     }
 
+    /* recovery_min_drop: a drop never reached skips every recovery (the
+     * model ends as without recovery steps); 0 recovers after every
+     * replacement (the model ends otherwise). */
+    {
+        search_result none, never, always;
+        options(&o, 20.0);
+        int ok = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &none) == PL_OK;
+        recovery_options(&o, 4);
+        o.recovery_min_drop = 100.0;
+        ok = ok && search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &never) == PL_OK;
+        o.recovery_min_drop = 0.0;
+        ok = ok && search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &always) == PL_OK;
+        CHECK(ok, "min drop searches: %s", pl_last_error());
+        if (ok) {
+            size_t bytes = none.model->param_size * sizeof(float);
+            int replaced = 0;
+            for (int s = 0; s < none.n_steps; s++) replaced += none.steps[s].replaced;
+            CHECK(replaced > 0, "the searches replace operators");
+            CHECK(never.model->param_size == none.model->param_size &&
+                      memcmp(never.model->param, none.model->param, bytes) == 0,
+                  "a drop never reached: no recovery");
+            CHECK(always.model->param_size != none.model->param_size ||
+                      memcmp(always.model->param, none.model->param, bytes) != 0,
+                  "min drop 0: recovery after every replacement");
+            search_free(&none);
+            search_free(&never);
+            search_free(&always);
+        }
+    }
+
     options(&o, 0.0);
     o.operators = 1;
     rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &r);

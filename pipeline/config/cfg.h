@@ -133,6 +133,7 @@ typedef struct {
     int    validation_images;/* accuracy subset                               */
     int    recovery_steps;   /* SGD steps on the whole model after a replacement */
     double recovery_lr;      /* their starting learning rate (cosine to 0)      */
+    double recovery_min_drop; /* points below the baseline that call for them; 0: always */
     double recovery_distill_weight, recovery_distill_temperature; /* from the baseline */
 } cfg_search;
 

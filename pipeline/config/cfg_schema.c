@@ -443,6 +443,13 @@ static const cfg_key_spec keys[] = {
             "so the accuracy a replacement cost is won back and the next operator's "
             "candidates are held to epsilon against the baseline from a recovered model; "
             "0: none (every replacement spends from the same epsilon)."},
+    {.section = "search", .key = "recovery_min_drop", .type = CFG_FLOAT,
+     AT_FLOAT(search.recovery_min_drop), .def_float = 0.0, .bounds = MIN_MAX, .min = 0,
+     .max = 100, .fingerprinted = 1,
+     .doc = "Recovery runs only after a replacement that leaves the model's validation "
+            "accuracy at least this many points below the baseline's (a model the "
+            "replacement left that close needs no recovery, and skipping it saves its "
+            "steps); 0: after every replacement."},
     {.section = "search", .key = "recovery_lr", .type = CFG_FLOAT, AT_FLOAT(search.recovery_lr),
      .def_float = 0.01, .bounds = MIN_MAX | CFG_MIN_EXCLUSIVE, .min = 0, .max = 10,
      .fingerprinted = 1,

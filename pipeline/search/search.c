@@ -322,7 +322,7 @@ static int finish_step(search_state *st, const search_options *o)
     s->cache_hits = (int32_t)x->cache_hits;
     r->evaluations += x->evaluations;
     r->cache_hits += x->cache_hits;
-    int rc = PL_OK;
+    int rc = PL_OK, recover = 0;
     if (s->replaced) {
         ig_graph *cg = NULL, *next = NULL;
         rc = gen_dag_build(&s->chosen, &x->op.boundary, &cg);
@@ -345,7 +345,12 @@ static int finish_step(search_state *st, const search_options *o)
         }
         pl_free(map);
         ig_graph_free(cg);
-        if (rc == PL_OK && o->recovery_steps > 0) {
+        /* accuracies are counts over the same images: the tolerance only
+         * keeps a drop of exactly recovery_min_drop from rounding below it */
+        recover = o->recovery_steps > 0 &&
+                      (o->recovery_min_drop <= 0 ||
+                       r->base_accuracy - s->accuracy >= o->recovery_min_drop / 100.0 - 1e-9);
+        if (rc == PL_OK && recover) {
             rc = search_recover(r, x->data, o, st->replaced, s->name);
             s->accuracy_recovered = search_accuracy(r->model, r->input_node, r->logits_node,
                                                     x->data->val_images, x->data->val_labels,
@@ -356,9 +361,12 @@ static int finish_step(search_state *st, const search_options *o)
     s->seconds = st->step_seconds + now_seconds() - st->step_started; /* recovery included */
     if (o->progress) fprintf(stderr, "\n");
     char recovered[48] = "";
-    if (s->accuracy_recovered != s->accuracy)
+    if (recover)
         snprintf(recovered, sizeof recovered, " (%.2f%% after recovery)",
                  100 * s->accuracy_recovered);
+    else if (s->replaced && o->recovery_steps > 0)
+        snprintf(recovered, sizeof recovered, " (no recovery: within %.3g points)",
+                 o->recovery_min_drop);
     fprintf(stderr, "search: %s: %s, %.4g -> %.4g ms, %lld -> %lld params, accuracy %.2f%%%s, "
             "%d evaluations (%d cached), %.0f s\n", s->name, s->replaced ? "replaced" : "kept",
             s->latency_before_ms, s->latency_after_ms, (long long)s->params_before,

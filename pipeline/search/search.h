@@ -49,6 +49,8 @@ typedef struct {
      * recovery_threads threads. */
     int             recovery_steps, recovery_batch, recovery_threads;
     double          recovery_lr;
+    double          recovery_min_drop; /* accuracy points below the baseline
+                                          that call for a recovery; 0: always */
     opt_sgd_config  recovery_sgd;
     double          recovery_distill_weight; /* 0: the labels alone; else
                                                 distillation from data->teacher */
