@@ -185,6 +185,15 @@ static float *compact_buf(float *work, const nn_conv_plan *s)
  * loops, not gcc's memcpy idiom: the runs are a few floats (2 for a 3x3 kernel
  * on a 2x2 plane at stride 2, 256x2x2->512 measured half the forward in the
  * memcpy calls). */
+/* d (KH, KW) = the live taps of one (channel, output channel) kernel s,
+ * rows FKW floats apart. */
+NO_MEMCPY_IDIOM static inline void compact_row(float *restrict d, const float *restrict s, int FKW,
+                                               int KH, int KW)
+{
+    for (int a = 0; a < KH; a++)
+        for (int b = 0; b < KW; b++) d[a * KW + b] = s[a * FKW + b];
+}
+
 NO_MEMCPY_IDIOM static void compact_weights(float *restrict wc, const float *restrict w,
                                             const nn_conv_plan *s)
 {
@@ -196,14 +205,10 @@ NO_MEMCPY_IDIOM static void compact_weights(float *restrict wc, const float *res
         for (long r = 0; r < rows; r++) wc[r] = src[r * FK];
     } else if (rows * FK <= OMP_MIN_COPY) {
         /* serial outside OpenMP: an outlined loop measured 6x slower here */
-        for (long r = 0; r < rows; r++)
-            for (int a = 0; a < KH; a++)
-                for (int b = 0; b < KW; b++) wc[r * taps + a * KW + b] = src[r * FK + a * FKW + b];
+        for (long r = 0; r < rows; r++) compact_row(wc + r * taps, src + r * FK, FKW, KH, KW);
     } else {
 #pragma omp parallel for schedule(static)
-        for (long r = 0; r < rows; r++)
-            for (int a = 0; a < KH; a++)
-                for (int b = 0; b < KW; b++) wc[r * taps + a * KW + b] = src[r * FK + a * FKW + b];
+        for (long r = 0; r < rows; r++) compact_row(wc + r * taps, src + r * FK, FKW, KH, KW);
     }
 }
 
