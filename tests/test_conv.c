@@ -269,11 +269,12 @@ static void test_special_shapes(void)
         {8, 32, 4, 4, 32, {5, 5, 1, 1, 2, 2, 32}},
         {8, 16, 5, 5, 16, {3, 3, 2, 2, 1, 1, 16}},
         {8, 16, 4, 4, 16, {3, 3, 2, 2, 1, 1, 16}},
-        {8, 16, 2, 2, 16, {5, 5, 2, 2, 2, 2, 16}},
+        {11, 16, 2, 2, 16, {5, 5, 2, 2, 2, 2, 16}}, /* 4 images at a time, 3 left */
         {8, 16, 4, 4, 16, {3, 3, 1, 1, 0, 0, 16}},
         {8, 24, 8, 8, 24, {5, 5, 2, 2, 2, 2, 24}},
         {8, 8, 16, 16, 8, {3, 3, 2, 2, 1, 1, 8}},
         {2, 16, 7, 7, 16, {5, 5, 1, 1, 2, 2, 16}}, /* fewer than 8 images: transposing */
+        {2, 16, 6, 5, 16, {4, 2, 1, 1, 2, 1, 16}}, /* even kernel widths, rows of 1 and 2 taps */
         /* - transposing kernel (16x16 register transposes): one image, 3
          *   channel blocks of 7x7 5x5; 14x14 -> 7x7 5x5 stride 2 (196 input
          *   pixels: 12 full groups of 16 and a tail), a partial block */
