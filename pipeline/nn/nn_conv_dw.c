@@ -386,6 +386,11 @@ plane_rowsb_body(float *o, const float *x, const float *w, float b, const nn_con
 {
     const int nch = (s->OW + 15) / 16;
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    /* the plane's weights broadcast once: with KH, KW constants they stay in
+     * registers, and the multiply-adds take no broadcast load each */
+    __m512 wv[DW_MAX_TAPS];
+#pragma GCC unroll 64
+    for (int t = 0; t < KH * KW; t++) wv[t] = _mm512_set1_ps(w[t]);
     for (int oh0 = 0; oh0 < s->OH; oh0 += RB) {
         const int nr = s->OH - oh0 < RB ? s->OH - oh0 : RB;
         for (int c = 0; c < nch; c++) {
@@ -414,7 +419,7 @@ plane_rowsb_body(float *o, const float *x, const float *w, float b, const nn_con
                     for (int r = 0; r < RB; r++) {
                         const int kh = i - r * SH;
                         if (kh < 0 || kh >= KH) continue;
-                        acc[r] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[kh * KW + kw]), acc[r]);
+                        acc[r] = _mm512_fmadd_ps(v, wv[kh * KW + kw], acc[r]);
                     }
                 }
             }
