@@ -282,6 +282,7 @@ static const h5io_entry search_entries[] = {
     DSET1("/steps/cache_hits", H5IO_T_I32, SSTEPS),
     DSET1("/steps/front_size", H5IO_T_I32, SSTEPS),
     DSET1("/steps/seconds", H5IO_T_F64, SSTEPS),
+    DSET1("/steps/recovery_seconds", H5IO_T_F64, SSTEPS),
     /* The chosen DAG of each step, a node table (gen_write_dag_table). */
     GROUP("/chosen"),
     DSET1("/chosen/opcodes", H5IO_T_STRING, H5IO_ANY),

@@ -351,7 +351,9 @@ static int finish_step(search_state *st, const search_options *o)
                       (o->recovery_min_drop <= 0 ||
                        r->base_accuracy - s->accuracy >= o->recovery_min_drop / 100.0 - 1e-9);
         if (rc == PL_OK && recover) {
+            const double recovery_started = now_seconds();
             rc = search_recover(r, x->data, o, st->replaced, s->name);
+            s->recovery_seconds = now_seconds() - recovery_started;
             s->accuracy_recovered = search_accuracy(r->model, r->input_node, r->logits_node,
                                                     x->data->val_images, x->data->val_labels,
                                                     x->data->n_val);
@@ -360,10 +362,10 @@ static int finish_step(search_state *st, const search_options *o)
     }
     s->seconds = st->step_seconds + now_seconds() - st->step_started; /* recovery included */
     if (o->progress) fprintf(stderr, "\n");
-    char recovered[48] = "";
+    char recovered[64] = "";
     if (recover)
-        snprintf(recovered, sizeof recovered, " (%.2f%% after recovery)",
-                 100 * s->accuracy_recovered);
+        snprintf(recovered, sizeof recovered, " (%.2f%% after %.0f s of recovery)",
+                 100 * s->accuracy_recovered, s->recovery_seconds);
     else if (s->replaced && o->recovery_steps > 0)
         snprintf(recovered, sizeof recovered, " (no recovery: within %.3g points)",
                  o->recovery_min_drop);

@@ -103,6 +103,7 @@ typedef struct {
     double  fit_error;
     int32_t evaluations, cache_hits, front_size;
     double  seconds;             /* the step's wall time, recovery included */
+    double  recovery_seconds;    /* of which the recovery steps (0: none ran) */
     gen_dag chosen;              /* the winner (the original when not replaced) */
 } search_step;
 

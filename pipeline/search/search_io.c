@@ -10,10 +10,11 @@
 /* The per-step datasets, by type, in the order of the arrays below. */
 static const char *const step_i32_names[4] = {"/steps/replaced", "/steps/evaluations",
                                               "/steps/cache_hits", "/steps/front_size"};
-static const char *const step_f64_names[6] = {"/steps/latency_before_ms",
-                                              "/steps/latency_after_ms", "/steps/accuracy",
-                                              "/steps/fit_error", "/steps/seconds",
-                                              "/steps/accuracy_recovered"};
+#define STEP_F64 7
+static const char *const step_f64_names[STEP_F64] = {
+    "/steps/latency_before_ms", "/steps/latency_after_ms", "/steps/accuracy",
+    "/steps/fit_error",         "/steps/seconds",          "/steps/accuracy_recovered",
+    "/steps/recovery_seconds"};
 static const char *const step_i64_names[2] = {"/steps/params_before", "/steps/params_after"};
 
 int search_write_steps(h5io_writer *w, const search_result *r)
@@ -21,10 +22,10 @@ int search_write_steps(h5io_writer *w, const search_result *r)
     int n = r->n_steps;
     const char **names = pl_xcalloc((size_t)n + 1, sizeof *names);
     int32_t *i32[4];
-    double *f64[6];
+    double *f64[STEP_F64];
     int64_t *i64[2];
     for (int j = 0; j < 4; j++) i32[j] = pl_xcalloc((size_t)n + 1, sizeof(int32_t));
-    for (int j = 0; j < 6; j++) f64[j] = pl_xcalloc((size_t)n + 1, sizeof(double));
+    for (int j = 0; j < STEP_F64; j++) f64[j] = pl_xcalloc((size_t)n + 1, sizeof(double));
     for (int j = 0; j < 2; j++) i64[j] = pl_xcalloc((size_t)n + 1, sizeof(int64_t));
     gen_dag *chosen = pl_xcalloc((size_t)n + 1, sizeof *chosen);
     for (int s = 0; s < n; s++) {
@@ -34,20 +35,20 @@ int search_write_steps(h5io_writer *w, const search_result *r)
         i32[3][s] = st->front_size;
         f64[0][s] = st->latency_before_ms, f64[1][s] = st->latency_after_ms;
         f64[2][s] = st->accuracy, f64[3][s] = st->fit_error, f64[4][s] = st->seconds;
-        f64[5][s] = st->accuracy_recovered;
+        f64[5][s] = st->accuracy_recovered, f64[6][s] = st->recovery_seconds;
         i64[0][s] = st->params_before, i64[1][s] = st->params_after;
         chosen[s] = st->chosen;
     }
     int64_t d[1] = {n};
     int rc = h5io_write_strings(w, "/steps/names", names, n);
     for (int j = 0; j < 4 && rc == PL_OK; j++) rc = h5io_write_i32(w, step_i32_names[j], i32[j], 1, d);
-    for (int j = 0; j < 6 && rc == PL_OK; j++) rc = h5io_write_f64(w, step_f64_names[j], f64[j], 1, d);
+    for (int j = 0; j < STEP_F64 && rc == PL_OK; j++) rc = h5io_write_f64(w, step_f64_names[j], f64[j], 1, d);
     for (int j = 0; j < 2 && rc == PL_OK; j++) rc = h5io_write_i64(w, step_i64_names[j], i64[j], 1, d);
     if (rc == PL_OK) rc = gen_write_dag_table(w, "/chosen", chosen, n);
     pl_free(names);
     pl_free(chosen);
     for (int j = 0; j < 4; j++) pl_free(i32[j]);
-    for (int j = 0; j < 6; j++) pl_free(f64[j]);
+    for (int j = 0; j < STEP_F64; j++) pl_free(f64[j]);
     for (int j = 0; j < 2; j++) pl_free(i64[j]);
     return rc;
 }
@@ -126,11 +127,11 @@ int search_read_history(h5io_reader *h, const char *file, search_result *r)
     int rank;
     PL_TRY(h5io_read_strings(h, "/steps/names", &names, &n));
     int32_t *i32[4] = {0};
-    double *f64[6] = {0};
+    double *f64[STEP_F64] = {0};
     int64_t *i64[2] = {0};
     int rc = PL_OK;
     for (int j = 0; j < 4 && rc == PL_OK; j++) rc = h5io_read_i32_alloc(h, step_i32_names[j], &i32[j], &rank, dims);
-    for (int j = 0; j < 6 && rc == PL_OK; j++) rc = h5io_read_f64_alloc(h, step_f64_names[j], &f64[j], &rank, dims);
+    for (int j = 0; j < STEP_F64 && rc == PL_OK; j++) rc = h5io_read_f64_alloc(h, step_f64_names[j], &f64[j], &rank, dims);
     for (int j = 0; j < 2 && rc == PL_OK; j++) rc = h5io_read_i64_alloc(h, step_i64_names[j], &i64[j], &rank, dims);
     gen_dag *chosen = NULL;
     int n_chosen = 0;
@@ -148,7 +149,7 @@ int search_read_history(h5io_reader *h, const char *file, search_result *r)
             st->front_size = i32[3][s];
             st->latency_before_ms = f64[0][s], st->latency_after_ms = f64[1][s];
             st->accuracy = f64[2][s], st->fit_error = f64[3][s], st->seconds = f64[4][s];
-            st->accuracy_recovered = f64[5][s];
+            st->accuracy_recovered = f64[5][s], st->recovery_seconds = f64[6][s];
             st->params_before = i64[0][s], st->params_after = i64[1][s];
             st->chosen = chosen[s];
         }
@@ -156,7 +157,7 @@ int search_read_history(h5io_reader *h, const char *file, search_result *r)
     h5io_free_strings(names, n);
     pl_free(chosen);
     for (int j = 0; j < 4; j++) pl_free(i32[j]);
-    for (int j = 0; j < 6; j++) pl_free(f64[j]);
+    for (int j = 0; j < STEP_F64; j++) pl_free(f64[j]);
     for (int j = 0; j < 2; j++) pl_free(i64[j]);
     PL_TRY(rc);
 
