@@ -12,6 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+/* The most the validation images' values below a step's operator may take
+ * (search_prefix.c); above it candidates run the whole model. */
+#define PREFIX_MAX_BYTES ((size_t)512 << 20)
+
 /* Purposes of the random streams (search_stream). */
 static const int stream_purpose[RNG_COUNT] = {11, 12, 13};
 
@@ -245,6 +249,8 @@ static int prepare_step(search_state *st, const search_data *data, const search_
     x->o = o;
     x->min_accuracy = st->r->base_accuracy - o->epsilon / 100.0;
     PL_TRY(gen_extract(st->r->model, st->target, &x->op));
+    PL_TRY(search_prefix_build(st->r->model, x->input_node, x->logits_node, st->target,
+                               data->val_images, data->n_val, PREFIX_MAX_BYTES, &x->prefix));
     return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,
                        &x->op, 1, &x->acts);
 }
@@ -253,6 +259,7 @@ static void release_step(search_state *st)
 {
     pl_free(st->x.cache);
     gen_activations_free(&st->x.acts);
+    search_prefix_free(&st->x.prefix);
     gen_operator_free(&st->x.op);
     memset(&st->x, 0, sizeof st->x);
     for (int k = 0; k < RNG_COUNT; k++) {

@@ -21,18 +21,22 @@ gsl_rng *search_stream(uint64_t seed, int purpose, int step)
 
 /* ---- accuracy and latency of a model ------------------------------------- */
 
-double search_accuracy(ig_graph *g, int input_node, int logits_node, const float *images,
-                       const int32_t *labels, int n)
+/* search_accuracy, with the nodes below prefix->cut (when prefix is not
+ * NULL and has one) taken from the prefix instead of run. */
+static double accuracy_from(ig_graph *g, const search_prefix *prefix, int input_node,
+                            int logits_node, const float *images, const int32_t *labels, int n)
 {
     const ig_shape *s = &g->nodes[input_node].shape;
     size_t in_size = (size_t)s->c * s->h * s->w;
     int classes = g->nodes[logits_node].shape.c, batch = n < 64 ? n : 64, correct = 0;
+    const int cut = prefix && prefix->n == n ? prefix->cut : 0;
     if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return 0.0;
     for (int start = 0; start < n; start += batch) {
         int b = n - start < batch ? n - start : batch;
         memcpy(ig_value(g, input_node), images + (size_t)start * in_size,
                (size_t)b * in_size * sizeof(float));
-        for (int i = 0; i <= logits_node; i++)
+        if (cut > 0) search_prefix_load(g, prefix, start, b);
+        for (int i = cut; i <= logits_node; i++)
             if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
         const float *z = ig_value(g, logits_node);
         for (int j = 0; j < b; j++) {
@@ -43,6 +47,12 @@ double search_accuracy(ig_graph *g, int input_node, int logits_node, const float
         }
     }
     return (double)correct / n;
+}
+
+double search_accuracy(ig_graph *g, int input_node, int logits_node, const float *images,
+                       const int32_t *labels, int n)
+{
+    return accuracy_from(g, NULL, input_node, logits_node, images, labels, n);
 }
 
 /* Per-operator latency of g on the device: predicted, or measured here. */
@@ -85,9 +95,12 @@ static int evaluate_one(const eval_ctx *x, search_cand *c)
         c->latency_ms = graphgen_latency_ms(&x->o->latency_model, cg, &c->dag, x->o->batch);
     int *map = pl_xmalloc((size_t)x->model->n_nodes * sizeof(int));
     if (rc == PL_OK) rc = gen_splice(x->model, &x->op, &c->dag, cg, &spliced, map);
+    for (int k = 0; rc == PL_OK && k < x->prefix.n_live; k++) /* the prefix's premise */
+        PL_ASSERT(map[x->prefix.live[k]] == x->prefix.live[k]);
     c->accuracy = rc == PL_OK && isfinite(c->fit_error)
-                      ? search_accuracy(spliced, map[x->input_node], map[x->logits_node],
-                                        x->data->val_images, x->data->val_labels, x->data->n_val)
+                      ? accuracy_from(spliced, &x->prefix, map[x->input_node],
+                                      map[x->logits_node], x->data->val_images,
+                                      x->data->val_labels, x->data->n_val)
                       : 0.0;
     pl_free(map);
     ig_graph_free(spliced);

@@ -8,6 +8,20 @@
 
 #include <gsl/gsl_rng.h>
 
+/* The current model's values at the cut before a step's target operator,
+ * over the validation images (search_prefix.c): the nodes below `cut` are
+ * the same in every spliced candidate, so evaluating one runs only the
+ * nodes from the cut on, after copying in the values of the `live` ones
+ * (those below the cut that later nodes read). cut 0: none held. */
+typedef struct {
+    int     cut;     /* the operator's first node in the model              */
+    int     n;       /* validation images held                              */
+    int     n_live;
+    int    *live;    /* (n_live) node indices, below cut                    */
+    size_t *size;    /* (n_live) floats per image                           */
+    float **values;  /* (n_live) each (n, size)                             */
+} search_prefix;
+
 /* What evaluating candidates of one operator needs, and its cache. */
 typedef struct {
     const ig_graph       *model;        /* current model                        */
@@ -16,6 +30,8 @@ typedef struct {
     const search_options *o;
     gen_operator          op;           /* the target, cut out of model         */
     gen_activations       acts;         /* its boundary values on the sample    */
+    search_prefix         prefix;       /* the model below it, on the validation
+                                           images                             */
     double                min_accuracy; /* base - epsilon, 0..1                 */
     search_cand          *cache;        /* evaluated, one per functional hash   */
     int                   n_cache, cap_cache;
@@ -48,6 +64,17 @@ gsl_rng *search_stream(uint64_t seed, int purpose, int step);
 int search_operator_latencies(ig_graph *g, const search_options *o, double *ms);
 int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n);
 void search_cache_add(eval_ctx *x, const search_cand *c);
+
+/* search_prefix.c: builds p for the operator operator_id of model (runs
+ * the model below the operator over images (n, input shape) in batches of
+ * 64, as search_accuracy does); holds nothing (cut 0) when the live values
+ * would exceed max_bytes. search_prefix_load copies images [start,
+ * start+count) of the live values into g's nodes (g: model or a spliced
+ * candidate, planned for at least count images). */
+int search_prefix_build(ig_graph *model, int input_node, int logits_node, int operator_id,
+                        const float *images, int n, size_t max_bytes, search_prefix *p);
+void search_prefix_load(ig_graph *g, const search_prefix *p, int start, int count);
+void search_prefix_free(search_prefix *p);
 
 /* search_io.c: the steps (with their chosen DAGs) and the generations'
  * records, written and read back (gos.search and the checkpoint share
