@@ -14,6 +14,8 @@
 #define GROUP(p)            {(p), NULL, H5IO_GROUP, H5IO_T_NONE, 0, {H5IO_ANY}, 1}
 #define ATTR(p, name, t)    {(p), (name), H5IO_ATTRIBUTE, (t), 0, {H5IO_ANY}, 1}
 #define DSET1(p, t, d0)     {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 1}
+/* an optional dataset: added after files without it were written */
+#define DSET1_OPT(p, t, d0) {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 0}
 #define DSET2(p, t, d0, d1) {(p), NULL, H5IO_DATASET, (t), 2, {d0, d1}, 1}
 
 static const h5io_entry provenance_entries[] = {
@@ -282,7 +284,7 @@ static const h5io_entry search_entries[] = {
     DSET1("/steps/cache_hits", H5IO_T_I32, SSTEPS),
     DSET1("/steps/front_size", H5IO_T_I32, SSTEPS),
     DSET1("/steps/seconds", H5IO_T_F64, SSTEPS),
-    DSET1("/steps/recovery_seconds", H5IO_T_F64, SSTEPS),
+    DSET1_OPT("/steps/recovery_seconds", H5IO_T_F64, SSTEPS),
     /* The chosen DAG of each step, a node table (gen_write_dag_table). */
     GROUP("/chosen"),
     DSET1("/chosen/opcodes", H5IO_T_STRING, H5IO_ANY),

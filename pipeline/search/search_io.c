@@ -11,6 +11,7 @@
 static const char *const step_i32_names[4] = {"/steps/replaced", "/steps/evaluations",
                                               "/steps/cache_hits", "/steps/front_size"};
 #define STEP_F64 7
+#define STEP_F64_OPTIONAL 6 /* recovery_seconds: files before it lack it */
 static const char *const step_f64_names[STEP_F64] = {
     "/steps/latency_before_ms", "/steps/latency_after_ms", "/steps/accuracy",
     "/steps/fit_error",         "/steps/seconds",          "/steps/accuracy_recovered",
@@ -131,7 +132,13 @@ int search_read_history(h5io_reader *h, const char *file, search_result *r)
     int64_t *i64[2] = {0};
     int rc = PL_OK;
     for (int j = 0; j < 4 && rc == PL_OK; j++) rc = h5io_read_i32_alloc(h, step_i32_names[j], &i32[j], &rank, dims);
-    for (int j = 0; j < STEP_F64 && rc == PL_OK; j++) rc = h5io_read_f64_alloc(h, step_f64_names[j], &f64[j], &rank, dims);
+    for (int j = 0; j < STEP_F64 && rc == PL_OK; j++) {
+        if (j == STEP_F64_OPTIONAL && !h5io_exists(h, step_f64_names[j])) { /* older file */
+            f64[j] = pl_xcalloc((size_t)n + 1, sizeof(double));
+            continue;
+        }
+        rc = h5io_read_f64_alloc(h, step_f64_names[j], &f64[j], &rank, dims);
+    }
     for (int j = 0; j < 2 && rc == PL_OK; j++) rc = h5io_read_i64_alloc(h, step_i64_names[j], &i64[j], &rank, dims);
     gen_dag *chosen = NULL;
     int n_chosen = 0;
