@@ -397,13 +397,13 @@ static int lanes_pay(const nn_conv_plan *s)
 
 /* One run's 16 outputs of `count` (<= LANES_IMAGES) images: out[i*CP + l]
  * = b0 + sum over the nlive taps of wv[k] * the input at off[k] from the
- * run's 16 input positions, masked by mask[k]. first >= 0: those positions
- * are first..first+15 (masked loads); first < 0: vbase holds them (gathers). */
+ * run's 16 input positions, masked by mask[k]. contiguous: those positions
+ * are first..first+15 (masked loads); otherwise vbase holds them (gathers). */
 #define LANES_IMAGES 4
 static inline __attribute__((always_inline)) void
 lanes_images(float *out, const float *x, int count, long CP, long CHW, __m512 b0,
-             const __m512 *wv, const __mmask16 *mask, const int *off, int nlive, int first,
-             __m512i vbase)
+             const __m512 *wv, const __mmask16 *mask, const int *off, int nlive, int contiguous,
+             int first, __m512i vbase)
 {
     __m512 acc[LANES_IMAGES];
     for (int i = 0; i < LANES_IMAGES; i++) acc[i] = b0;
@@ -412,7 +412,7 @@ lanes_images(float *out, const float *x, int count, long CP, long CHW, __m512 b0
         for (int i = 0; i < LANES_IMAGES; i++) {
             if (i >= count) break;
             const float *xi = x + (size_t)i * CHW;
-            const __m512 v = first >= 0
+            const __m512 v = contiguous
                                  ? _mm512_maskz_loadu_ps(mask[k], xi + first + off[k])
                                  : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask[k], idx, xi, 4);
             acc[i] = _mm512_fmadd_ps(v, wv[k], acc[i]);
@@ -478,10 +478,10 @@ int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, 
          * (a single chain ran at the FMA latency, 4x below throughput) */
         for (; n + LANES_IMAGES <= s->N; n += LANES_IMAGES)
             lanes_images(out + (size_t)n * CP + q * 16, inp + (size_t)n * CHW, LANES_IMAGES, CP,
-                         CHW, b0, wv, mask, off, nlive, contiguous ? base[0] : -1, vbase);
+                         CHW, b0, wv, mask, off, nlive, contiguous, base[0], vbase);
         if (n < s->N)
             lanes_images(out + (size_t)n * CP + q * 16, inp + (size_t)n * CHW, s->N - n, CP, CHW,
-                         b0, wv, mask, off, nlive, contiguous ? base[0] : -1, vbase);
+                         b0, wv, mask, off, nlive, contiguous, base[0], vbase);
     }
     return 1;
 }
