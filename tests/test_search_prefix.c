@@ -24,7 +24,7 @@
 
 #include <string.h>
 
-enum { N_IMAGES = 70, BATCH = 64 };
+enum { N_IMAGES = 70, BATCH = SEARCH_EVAL_BATCH };
 
 /* logits (n, classes) of g over images, the nodes below cut loaded from p
  * (cut 0: a whole pass). */

@@ -28,7 +28,8 @@ static double accuracy_from(ig_graph *g, const search_prefix *prefix, int input_
 {
     const ig_shape *s = &g->nodes[input_node].shape;
     size_t in_size = (size_t)s->c * s->h * s->w;
-    int classes = g->nodes[logits_node].shape.c, batch = n < 64 ? n : 64, correct = 0;
+    int classes = g->nodes[logits_node].shape.c, batch = n < SEARCH_EVAL_BATCH ? n : SEARCH_EVAL_BATCH,
+        correct = 0;
     const int cut = prefix && prefix->n == n ? prefix->cut : 0;
     if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return 0.0;
     for (int start = 0; start < n; start += batch) {

@@ -8,6 +8,11 @@
 
 #include <gsl/gsl_rng.h>
 
+/* Images per forward pass when the search measures accuracy; the prefix
+ * (below) runs the same batches, which keeps its values bit for bit those
+ * of a whole pass. */
+#define SEARCH_EVAL_BATCH 64
+
 /* The current model's values at the cut before a step's target operator,
  * over the validation images (search_prefix.c): the nodes below `cut` are
  * the same in every spliced candidate, so evaluating one runs only the

@@ -15,8 +15,6 @@
 
 #include <string.h>
 
-#define PREFIX_BATCH 64 /* images per pass, as search_accuracy */
-
 void search_prefix_free(search_prefix *p)
 {
     for (int k = 0; k < p->n_live; k++) pl_free(p->values[k]);
@@ -74,7 +72,7 @@ int search_prefix_build(ig_graph *model, int input_node, int logits_node, int op
             p->n_live++;
         }
     pl_free(is_live);
-    const int batch = n < PREFIX_BATCH ? n : PREFIX_BATCH;
+    const int batch = n < SEARCH_EVAL_BATCH ? n : SEARCH_EVAL_BATCH;
     int rc = ig_graph_plan(model, batch);
     if (rc == PL_OK) rc = ig_set_training(model, 0);
     if (rc < 0) {
