@@ -283,11 +283,13 @@ static void test_special_shapes(void)
         /* - row-blocked stride-1 kernel (4 output rows per block): 28x28 5x5
          *   and 14x14 3x3 "same" (above), 13 rows (a partial block), padding
          *   beyond "same" with a 3x5 kernel, 7x7; and a "same" plane wider
-         *   than 32 that stays on the flat kernel */
+         *   than 32 that stays on the flat kernel, copied between zero
+         *   borders (40x40) or too large for that copy (48x45) */
         {1, 3, 13, 20, 3, {3, 3, 1, 1, 1, 1, 3}},
         {1, 2, 17, 20, 2, {3, 5, 1, 1, 2, 1, 2}},
         {2, 2, 16, 18, 2, {7, 7, 1, 1, 3, 3, 2}},
         {1, 2, 40, 40, 2, {5, 5, 1, 1, 2, 2, 2}},
+        {1, 2, 48, 45, 2, {3, 3, 1, 1, 1, 1, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_case(&cases[i]);
 }
