@@ -371,6 +371,7 @@ static void check_fit(ig_graph *g, const dev_model *truth, const char *label)
     m.eff_bandwidth = 1.0;
     m.parallel_mflops = 0.0;
     m.gemm_half = 0.0;
+    m.dw_taps_half = 0.0;
     dev_fit_report rep;
     int rc = dev_calibrate(&m, samples, n, &rep);
     CHECK(rc == PL_OK, "%s: calibrate: %s", label, pl_last_error());
@@ -392,8 +393,12 @@ static void check_fit(ig_graph *g, const dev_model *truth, const char *label)
     else
         CHECK(m.parallel_mflops == 0.0, "%s: parallel_mflops keeps the device's (%g)", label,
               m.parallel_mflops);
-    CHECK(m.cores == truth->cores && m.dram_gbs == truth->dram_gbs, "%s: characteristics kept",
-          label);
+    if (truth->dw_taps_half > 0)
+        CHECK(check_close(m.dw_taps_half, truth->dw_taps_half, 0, 0.1),
+              "%s: fitted depthwise taps at half rate %g", label, m.dw_taps_half);
+    CHECK(m.cores == truth->cores && m.dram_gbs == truth->dram_gbs &&
+              m.dw_row_lanes == truth->dw_row_lanes,
+          "%s: characteristics kept", label);
 
     CHECK(dev_calibrate(&m, samples, 5, &rep) == PL_ERR_INVAL, "%s: too few samples refused",
           label);
@@ -422,6 +427,7 @@ static void test_calibration(void)
         check_fit(g, &one, "one core");
         dev_model four = one;
         four.cores = 4, four.parallel_mflops = 2.0, four.gemm_half = 3.0;
+        four.dw_row_lanes = 8, four.dw_taps_half = 12.0;
         check_fit(g, &four, "four cores");
     }
     ig_graph_free(g);
@@ -466,6 +472,45 @@ static void test_gemm_share(void)
                     "product shape: (d + gemm_half) / d per dimension");
         CHECK_CLOSE(dev_predict_node_ms(&m, g, act, 1), relu, 0, 1e-12,
                     "no convolution: gemm_half changes nothing");
+    }
+    ig_graph_free(g);
+}
+
+/* The share of the depthwise rate a depthwise convolution keeps: output
+ * rows of 7 in vectors of 16 lanes fill 7 of them; a 5x5 kernel (25 taps)
+ * with dw_taps_half 25 runs at half the rate; a row of 32 fills two
+ * vectors exactly; other classes keep their rate. */
+static void test_depthwise_share(void)
+{
+    ig_graph *g = ig_graph_alloc();
+    int x = ig_input(g, 32, 7, 7);
+    int dw = ig_conv2d(g, x, 32, 5, 5, 1, 1, 2, 2, 32, 0);
+    int dense = ig_conv2d(g, dw, 32, 3, 3, 1, 1, 1, 1, 1, 0);
+    int y = ig_input(g, 8, 32, 32);
+    int wide = ig_conv2d(g, y, 8, 3, 3, 1, 1, 1, 1, 8, 0);
+    int rc = ig_graph_finalize(g);
+    CHECK(rc == PL_OK, "graph: %s", pl_last_error());
+    if (rc == PL_OK) {
+        /* compute-bound: negligible overhead, per plane and memory terms */
+        dev_model m = {.cores = 1, .freq_ghz = 1.0, .simd_lanes = 4, .fma_units = 1,
+                       .dram_gbs = 1e6, .cache_kb = 0, .cache_gbs = 1e6, .eff = {1, 1, 1, 1, 1, 1},
+                       .eff_bandwidth = 1.0};
+        double full = dev_predict_node_ms(&m, g, dw, 1);
+        double full_dense = dev_predict_node_ms(&m, g, dense, 1);
+        double full_wide = dev_predict_node_ms(&m, g, wide, 1);
+        CHECK_CLOSE(full, 1e3 * 2.0 * 32 * 49 * 25 / 8e9, 1e-12, 1e-9, "no terms: F / peak");
+        m.dw_row_lanes = 16;
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, dw, 1), full * 16 / 7, 0, 1e-9,
+                    "rows of 7 fill 7 of 16 lanes");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, wide, 1), full_wide, 0, 1e-9,
+                    "rows of 32 fill two vectors");
+        m.dw_taps_half = 25.0;
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, dw, 1), full * 16 / 7 * 2, 0, 1e-9,
+                    "25 taps at dw_taps_half 25: half the rate");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, wide, 1), full_wide * (9.0 + 25) / 9, 0, 1e-9,
+                    "9 taps: 9 / (9 + dw_taps_half) of the rate");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, dense, 1), full_dense, 0, 1e-12,
+                    "a dense convolution: the depthwise terms change nothing");
     }
     ig_graph_free(g);
 }
@@ -547,6 +592,7 @@ int main(void)
     test_predicted_profile();
     test_calibration();
     test_gemm_share();
+    test_depthwise_share();
     test_device_errors();
     remove_tree(temp_dir);
     return check_summary("test_profile");

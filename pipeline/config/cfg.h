@@ -99,6 +99,8 @@ typedef struct {
     double plane_ns;           /* cost per output plane (batch x channel)      */
     double parallel_mflops;    /* work at which extra cores give half a core   */
     double gemm_half;          /* sgemm dimension at half the rate             */
+    int    dw_row_lanes;       /* floats per vector of the depthwise row loop  */
+    double dw_taps_half;       /* depthwise kernel taps at half the rate       */
 } cfg_device;
 
 /* profile: how operators are ranked by inefficiency. */

@@ -295,6 +295,21 @@ static const cfg_key_spec keys[] = {
             "inputs per output, output pixels x batch) keeps d / (d + `gemm_half`) of "
             "`eff_conv` or `eff_pointwise`, since skinny products spend their time packing. "
             "0: none."},
+    {.section = "device", .key = "dw_row_lanes", .type = CFG_INT, AT_INT(device.dw_row_lanes),
+     .def_int = 0, .bounds = MIN_MAX, .min = 0, .max = 64, .fingerprinted = 1,
+     .doc = "Latency model: floats per vector where the device's depthwise kernels "
+            "vectorise along output rows (this host's AVX-512 kernels: 16); a row of OW "
+            "outputs fills OW / (`dw_row_lanes` x ceil(OW / `dw_row_lanes`)) of the lanes, "
+            "and a depthwise convolution keeps that share of `eff_depthwise`. Not fitted: "
+            "it describes the kernels. 0: none (kernels that vectorise across channels or "
+            "whole planes)."},
+    {.section = "device", .key = "dw_taps_half", .type = CFG_FLOAT,
+     AT_FLOAT(device.dw_taps_half), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1e6,
+     .fingerprinted = 1,
+     .doc = "Latency model: the kernel size (taps, KH x KW) at which a depthwise "
+            "convolution reaches half its rate: it keeps taps / (taps + `dw_taps_half`) of "
+            "`eff_depthwise`, since every output pays its loads and stores whatever the "
+            "taps (a 5x5 kernel runs at a higher FLOP rate than a 3x3). 0: none."},
     {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[0]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "

@@ -42,6 +42,8 @@ typedef struct {
     double plane_ns;             /* per output plane (batch x channel)     */
     double parallel_mflops;      /* work at which extra cores give half    */
     double gemm_half;            /* sgemm dimension at half the rate       */
+    int    dw_row_lanes;         /* depthwise row vector width, 0: none    */
+    double dw_taps_half;         /* depthwise taps at half the rate        */
 } dev_model;
 
 /* One latency, milliseconds. A prediction has runs = repeats = 1 and

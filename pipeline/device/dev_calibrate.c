@@ -9,8 +9,17 @@
 
 /* x: log overhead, log eff[], log eff_bandwidth, log plane_ns,
  * log parallel_mflops (fitted only on devices of more than one core: with
- * one it changes nothing and keeps its starting value), log gemm_half */
-enum { X_EFF = 1, X_BANDWIDTH = 1 + DEV_CLASS_COUNT, X_PLANE, X_PARALLEL, X_GEMM, N_FACTORS };
+ * one it changes nothing and keeps its starting value), log gemm_half,
+ * log dw_taps_half. dw_row_lanes describes the kernels and is not fitted. */
+enum {
+    X_EFF = 1,
+    X_BANDWIDTH = 1 + DEV_CLASS_COUNT,
+    X_PLANE,
+    X_PARALLEL,
+    X_GEMM,
+    X_TAPS,
+    N_FACTORS
+};
 
 typedef struct {
     dev_model         base;
@@ -28,6 +37,7 @@ static void apply(dev_model *m, const gsl_vector *x)
     m->plane_ns = exp(gsl_vector_get(x, X_PLANE));
     if (m->cores > 1) m->parallel_mflops = exp(gsl_vector_get(x, X_PARALLEL));
     m->gemm_half = exp(gsl_vector_get(x, X_GEMM));
+    m->dw_taps_half = exp(gsl_vector_get(x, X_TAPS));
 }
 
 static double predict_sample(const dev_model *m, const dev_sample *s)
@@ -114,6 +124,7 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
     if (!(start.plane_ns > 0)) start.plane_ns = 1.0;
     if (!(start.parallel_mflops > 0) && start.cores > 1) start.parallel_mflops = 1.0;
     if (!(start.gemm_half > 0)) start.gemm_half = 4.0;
+    if (!(start.dw_taps_half > 0)) start.dw_taps_half = 4.0;
 
     fit_problem p = {start, samples, count};
     report->rms_log_before = sqrt(mean_sq_log_error(&start, samples, count));
@@ -137,6 +148,7 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
             gsl_vector_set(x, X_PARALLEL,
                            log(start.cores > 1 ? start.parallel_mflops * overhead_scale[a] : 1.0));
             gsl_vector_set(x, X_GEMM, log(start.gemm_half * overhead_scale[(a + b) % 3]));
+            gsl_vector_set(x, X_TAPS, log(start.dw_taps_half * overhead_scale[a]));
             double value = minimize_from(&p, x, &iterations);
             if (value < best) {
                 best = value;

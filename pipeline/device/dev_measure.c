@@ -129,21 +129,42 @@ static int prepare_graph(ig_graph *g, int batch, const dev_timing *t, int **node
     return PL_OK;
 }
 
+/* The operators are timed interleaved (dev_time_interleaved): each timed
+ * run visits all of them, so a change in the machine's load during the
+ * measurement (other processes on a shared machine) reaches every operator
+ * alike instead of the few timed while it lasted, which would reorder
+ * operators of similar cost. The whole model is timed after them, on its
+ * own: back to back, as inference runs. */
 int dev_time_graph(ig_graph *g, int batch, const dev_timing *t, dev_graph_timings *out)
 {
     memset(out, 0, sizeof *out);
     int *nodes = NULL, count = 0;
     PL_TRY(prepare_graph(g, batch, t, &nodes, &count));
-    out->n_operators = g->n_operators;
-    out->operators = pl_xcalloc((size_t)(g->n_operators > 0 ? g->n_operators : 1),
-                                sizeof *out->operators);
-    int *op_nodes = pl_xmalloc((size_t)g->n_nodes * sizeof *op_nodes);
-    for (int id = 0; id < g->n_operators; id++) {
-        int n = dev_operator_nodes(g, id, op_nodes);
-        dev_time_nodes(g, op_nodes, n, t, &out->operators[id]);
+    const int k = g->n_operators;
+    out->n_operators = k;
+    out->operators = pl_xcalloc((size_t)(k > 0 ? k : 1), sizeof *out->operators);
+    if (k > 0) {
+        int *op_nodes = pl_xmalloc((size_t)g->n_nodes * sizeof *op_nodes);
+        node_run *runs = pl_xmalloc((size_t)k * sizeof *runs);
+        void (**fns)(void *ctx) = pl_xmalloc((size_t)k * sizeof *fns);
+        void **ctxs = pl_xmalloc((size_t)k * sizeof *ctxs);
+        /* the operators' node lists, one after another (each node belongs
+         * to one operator at most) */
+        int used = 0;
+        for (int id = 0; id < k; id++) {
+            int n = dev_operator_nodes(g, id, op_nodes + used);
+            runs[id] = (node_run){g, op_nodes + used, n};
+            fns[id] = run_nodes;
+            ctxs[id] = &runs[id];
+            used += n;
+        }
+        dev_time_interleaved(fns, ctxs, k, t, out->operators);
+        pl_free(ctxs);
+        pl_free(fns);
+        pl_free(runs);
+        pl_free(op_nodes);
     }
     dev_time_nodes(g, nodes, count, t, &out->model);
-    pl_free(op_nodes);
     pl_free(nodes);
     return PL_OK;
 }

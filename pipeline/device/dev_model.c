@@ -8,7 +8,9 @@
  * small planes, which FLOPs and bytes do not show.
  * peak = cores * freq * simd_lanes * 2 * fma_units FLOP/s (an FMA is two
  * FLOPs); share is what convolutions lowered to sgemm keep of it (threads
- * and product shape, gemm_share below), 1 for the other classes; bw is the
+ * and product shape, gemm_share below) or what depthwise convolutions keep
+ * (row lanes and kernel size, depthwise_share below), 1 for the other
+ * classes; bw is the
  * cache bandwidth when the instruction's bytes (inputs, output and
  * parameters, ig_node_bytes) fit in the cache, else the DRAM bandwidth.
  * Input nodes cost nothing (the input is already in memory). */
@@ -52,9 +54,9 @@ double dev_model_peak_gflops(const dev_model *m)
     return (double)m->cores * m->freq_ghz * (double)m->simd_lanes * 2.0 * (double)m->fma_units;
 }
 
-/* The share of m's peak a convolution lowered to sgemm keeps (1 for the
- * other classes, whose kernels are the engine's own and split small work
- * over the cores too):
+/* The share of m's peak a convolution lowered to sgemm keeps (the other
+ * classes' kernels are the engine's own and split small work over the
+ * cores too):
  * - the cores it keeps busy, 1 + (cores - 1) F / (F + parallel_flops) of
  *   them: OpenBLAS runs small products on one thread;
  * - the shape of its product C (M x N) = A (M x K) B (K x N), M = output
@@ -66,8 +68,6 @@ double dev_model_peak_gflops(const dev_model *m)
  * out. */
 static double gemm_share(const dev_model *m, const ig_graph *g, int node, int batch, double flops)
 {
-    dev_class c = dev_node_class(g, node);
-    if (c != DEV_CLASS_CONV && c != DEV_CLASS_POINTWISE) return 1.0;
     double share = 1.0;
     if (m->parallel_mflops > 0 && m->cores > 1)
         share = (1.0 + (m->cores - 1) * flops / (flops + m->parallel_mflops * 1e6)) / m->cores;
@@ -83,13 +83,45 @@ static double gemm_share(const dev_model *m, const ig_graph *g, int node, int ba
     return share;
 }
 
+/* The share of m's depthwise rate a depthwise convolution keeps:
+ * - the vector lanes its output rows fill, OW / (v ceil(OW / v)) for
+ *   kernels that vectorise along rows in vectors of v = dw_row_lanes
+ *   floats (a 7-wide row fills 7 of 16 lanes);
+ * - its kernel size, taps / (taps + dw_taps_half): every output pays its
+ *   loads and stores whatever the taps.
+ * A factor of 0 leaves its term out. */
+static double depthwise_share(const dev_model *m, const ig_graph *g, int node)
+{
+    const ig_node *nd = &g->nodes[node];
+    double share = 1.0;
+    if (m->dw_row_lanes > 0) {
+        int v = m->dw_row_lanes, ow = nd->shape.w;
+        share *= (double)ow / ((double)v * ((ow + v - 1) / v));
+    }
+    if (m->dw_taps_half > 0) {
+        double taps = (double)nd->attr[IG_A_KH] * nd->attr[IG_A_KW];
+        share *= taps / (taps + m->dw_taps_half);
+    }
+    return share;
+}
+
+static double rate_share(const dev_model *m, const ig_graph *g, int node, int batch, double flops)
+{
+    switch (dev_node_class(g, node)) {
+    case DEV_CLASS_CONV:
+    case DEV_CLASS_POINTWISE: return gemm_share(m, g, node, batch, flops);
+    case DEV_CLASS_DEPTHWISE: return depthwise_share(m, g, node);
+    default: return 1.0;
+    }
+}
+
 double dev_predict_node_ms(const dev_model *m, const ig_graph *g, int node, int batch)
 {
     PL_ASSERT(node >= 0 && node < g->n_nodes && batch >= 1);
     if (g->nodes[node].op == IG_OP_INPUT) return 0.0;
     double flops = ig_node_flops(g, node) * batch;
     double bytes = ig_node_bytes(g, node, batch);
-    double peak = dev_model_peak_gflops(m) * 1e9 * gemm_share(m, g, node, batch, flops) *
+    double peak = dev_model_peak_gflops(m) * 1e9 * rate_share(m, g, node, batch, flops) *
                   m->eff[dev_node_class(g, node)];
     int in_cache = m->cache_kb > 0 && bytes <= m->cache_kb * 1024.0;
     double bw = (in_cache ? m->cache_gbs : m->dram_gbs) * 1e9 * m->eff_bandwidth;

@@ -192,6 +192,8 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "plane_ns", H5IO_T_F64),
     ATTR("/fit", "parallel_mflops", H5IO_T_F64),
     ATTR("/fit", "gemm_half", H5IO_T_F64),
+    ATTR("/fit", "dw_taps_half", H5IO_T_F64),
+    ATTR("/fit", "dw_row_lanes", H5IO_T_I64),
     ATTR("/fit", "rms_log_before", H5IO_T_F64),
     ATTR("/fit", "rms_log_after", H5IO_T_F64),
     ATTR("/fit", "tau_before", H5IO_T_F64),
