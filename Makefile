@@ -114,12 +114,30 @@ check:
 # alone unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE and names the kernel
 # scripts/blas-coretype.sh picks (OpenBLAS 0.3.21 would fall back to Prescott
 # on CPUs it does not know). bench_conv prints the kernel actually used.
+# bench_models compares with ONNX Runtime when `make bench-peers` has
+# installed it in $(PEERS).
+PEERS ?= $(BUILD)/peers
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@core=$$(scripts/blas-coretype.sh); \
 	for b in $(BENCHES); do \
-	  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $${core:+OPENBLAS_CORETYPE=$$core} $$b || exit 1; \
+	  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $${core:+OPENBLAS_CORETYPE=$$core} \
+	    GOS_PEERS=$(PEERS) $$b || exit 1; \
 	done
+
+# Not part of check (needs python3-torch, Node.js and the npm registry):
+# installs ONNX Runtime (npm package onnxruntime-node 1.30.0) and exports
+# bench_models' inference models to ONNX in $(PEERS)
+# (scripts/install-peers.sh), then runs bench_models, whose table shows
+# gos beside PyTorch and ONNX Runtime.
+.PHONY: bench-peers
+bench-peers: deps
+	@scripts/install-deps.sh --torch --peers
+	@$(MAKE) --no-print-directory all
+	@scripts/install-peers.sh $(PEERS) $(BUILD)/bench/bench_models
+	@core=$$(scripts/blas-coretype.sh); \
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $${core:+OPENBLAS_CORETYPE=$$core} \
+	  GOS_PEERS=$(PEERS) $(BUILD)/bench/bench_models $(BENCH_ARGS)
 
 # Not part of check (needs Debian's python3-torch and python3-torchvision):
 # for each model, scripts/torchvision-to-gos.py writes a randomly initialised

@@ -63,6 +63,7 @@
 #include "pl_err.h"
 #include "pl_mem.h"
 #include "pl_threads.h"
+#include "bench_peer.h"
 #include "bench_util.h"
 
 #include <math.h>
@@ -88,9 +89,14 @@
 #define RETRY_UNTIL     60.0 /* no re-measurement after this many seconds  */
 #define TRAIN_TARGET    1.0  /* gos/torch throughput at least             */
 #define INFER_TARGET    0.5  /* gos/torch latency at most                 */
+#define ORT_TARGET      1.0  /* gos/ort latency at most                   */
 #define LR              0.01f
 #define MOMENTUM        0.9f
 #define WEIGHT_DECAY    5e-4f
+
+/* The frameworks timed beside gos (bench_peer.h): PyTorch on every row,
+ * ONNX Runtime on the inference rows. */
+enum { PEER_TORCH, PEER_ORT, N_PEERS };
 
 typedef struct {
     char name[80];      /* "train resnet18_small 32x32 b64 t2"          */
@@ -99,8 +105,10 @@ typedef struct {
     int size, batch, classes, threads;
     float dropout;      /* torchvision's                                */
     /* results; 0 = not measured */
-    double gos_s, torch_s; /* median seconds per call                   */
-    int gos_n, torch_n;    /* calls timed                               */
+    double gos_s;          /* median seconds per call                   */
+    int gos_n;             /* calls timed                               */
+    double peer_s[N_PEERS]; /* the same for each peer                   */
+    int peer_n[N_PEERS];
     int torch_blas;        /* OpenBLAS threads torch ran with           */
     double gflops;         /* forward GFLOPs per image                  */
     double others;
@@ -229,137 +237,6 @@ static void gos_call(gos_model *m)
     }
 }
 
-/* ---- load by other processes ------------------------------------------ */
-
-/* Wall clock, seconds the machine has been busy (/proc/stat: all but idle and
- * iowait, hypervisor steal included) and CPU seconds this process has used. */
-/* ---- PyTorch co-process ------------------------------------------------ */
-
-typedef struct {
-    pid_t pid;
-    FILE *to;   /* requests to the script */
-    FILE *from; /* its answers            */
-    int   loaded; /* the model of the current rows is built there */
-} torch_peer;
-
-static void torch_stop(torch_peer *t)
-{
-    if (t->to) fclose(t->to);
-    if (t->from) fclose(t->from);
-    if (t->pid > 0) waitpid(t->pid, NULL, 0);
-    memset(t, 0, sizeof *t);
-}
-
-/* Starts `/usr/bin/python3 script --serve` on pipes and prints its info
- * line. Returns 1 when it runs, 0 (with a printed reason) when not. */
-static int torch_start(torch_peer *t, const char *script)
-{
-    memset(t, 0, sizeof *t);
-    if (access(script, R_OK) != 0) {
-        printf("torch: %s not found, gos figures only\n", script);
-        return 0;
-    }
-    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
-        printf("torch: /usr/bin/python3 cannot import torch and torchvision, gos figures only\n");
-        return 0;
-    }
-    int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
-    fflush(stdout);
-    pid_t pid = pipe(to_child) == 0 && pipe(from_child) == 0 ? fork() : -1;
-    if (pid == 0) {
-        dup2(to_child[0], STDIN_FILENO);
-        dup2(from_child[1], STDOUT_FILENO);
-        for (int k = 0; k < 2; k++) {
-            close(to_child[k]);
-            close(from_child[k]);
-        }
-        execl("/usr/bin/python3", "python3", script, "--serve", (char *)NULL);
-        _exit(127);
-    }
-    close(to_child[0]); /* close(-1) after a failed pipe() is harmless */
-    close(from_child[1]);
-    if (pid < 0) {
-        close(to_child[1]);
-        close(from_child[0]);
-        printf("torch: cannot start %s, gos figures only\n", script);
-        return 0;
-    }
-    signal(SIGPIPE, SIG_IGN); /* a dead script shows as a failed read */
-    t->pid = pid;
-    t->to = fdopen(to_child[1], "w");
-    t->from = fdopen(from_child[0], "r");
-    if (!t->to) close(to_child[1]); /* else the script would wait for input forever */
-    if (!t->from) close(from_child[0]);
-    char line[512];
-    if (!t->to || !t->from || !fgets(line, sizeof line, t->from) || line[0] != '#') {
-        printf("torch: %s --serve did not start, gos figures only\n", script);
-        torch_stop(t);
-        return 0;
-    }
-    printf("torch:%s", line + 1);
-    return 1;
-}
-
-/* Sends one request line and reads the answer into line; 0 when the script
- * is gone (then stopped, with a message). */
-static int torch_request(torch_peer *t, const char *request, char *line, int size)
-{
-    if (!t->to) return 0;
-    fputs(request, t->to);
-    if (fflush(t->to) != 0 || !fgets(line, size, t->from)) {
-        printf("torch: the script stopped answering, no further comparison\n");
-        torch_stop(t);
-        return 0;
-    }
-    line[strcspn(line, "\n")] = '\0';
-    return 1;
-}
-
-/* Has the script build row r's model. */
-static void torch_load(torch_peer *t, const bench_row *r)
-{
-    char request[256], line[512];
-    t->loaded = 0;
-    snprintf(request, sizeof request, "load\t%.79s\t%.63s\t%s\t%d\t%d\t%d\n", r->name, r->model,
-             r->training ? "train" : "infer", r->size, r->batch, r->classes);
-    if (!torch_request(t, request, line, (int)sizeof line)) return;
-    if (strncmp(line, "ok\t", 3) == 0) t->loaded = 1;
-    else printf("torch: %s: %s\n", r->model, line);
-}
-
-/* Has the script run `warmup` untimed calls, then its lead (see the file
- * comment) and `calls` timed calls at `threads`; appends the seconds to
- * samples (capacity MAX_CALLS). Returns the CPU seconds the script reports,
- * or -1 when it failed. */
-static double torch_time(torch_peer *t, int threads, int warmup, int calls, double *samples,
-                         int *count, int *blas_threads)
-{
-    char request[96], line[8192];
-    if (!t->to || !t->loaded) return -1;
-    snprintf(request, sizeof request, "time\t%d\t%d\t%g\t%d\n", threads, warmup, LEAD_SECONDS,
-             calls);
-    if (!torch_request(t, request, line, (int)sizeof line)) return -1;
-    if (strncmp(line, "times\t", 6) != 0) {
-        printf("torch: %s\n", line);
-        t->loaded = 0;
-        return -1;
-    }
-    char *p = line + 6, *end;
-    while (*count < MAX_CALLS) {
-        double v = strtod(p, &end);
-        if (end == p) break;
-        samples[(*count)++] = v;
-        p = end;
-        if (*p != ',') break;
-        p++;
-    }
-    char *tab = strchr(p, '\t');
-    if (!tab) return 0.0;
-    double cpu = strtod(tab + 1, &end);
-    if (*end == '\t') *blas_threads = atoi(end + 1);
-    return cpu;
-}
-
 /* ---- measuring ------------------------------------------------------------ */
 
 static int verbose; /* --verbose: every chunk's times on stderr */
@@ -370,7 +247,7 @@ static void sleep_seconds(double s)
     nanosleep(&ts, NULL);
 }
 
-/* The lead of a gos chunk while torch runs alongside: untimed calls for
+/* The lead of a gos chunk while peers run alongside: untimed calls for
  * LEAD_SECONDS when calls are shorter than that, else a pause as long. */
 static void gos_lead(gos_model *m, double call_seconds)
 {
@@ -383,83 +260,113 @@ static void gos_lead(gos_model *m, double call_seconds)
     while (now_seconds() - start < LEAD_SECONDS);
 }
 
-/* Times row r (its graph m and, when running, the torch model): warm-ups,
- * then torch and gos chunks alternately (see the file comment). */
-static void measure_row(bench_row *r, gos_model *m, torch_peer *t, double budget)
+/* Timed calls of one side (gos or a peer) of a row. */
+typedef struct {
+    double samples[MAX_CALLS];
+    int    n;
+    double sum;     /* seconds of timed calls                 */
+    double est;     /* mean call of the last chunk            */
+    int    warmup;  /* untimed calls its next chunk starts with */
+    int    active;
+    int    blas;    /* BLAS threads the peer reports         */
+} side;
+
+static int side_done(const side *x, double budget)
 {
-    static double gos_samples[MAX_CALLS], torch_samples[MAX_CALLS];
-    int gos_n = 0, torch_n = 0;
-    double gos_sum = 0, torch_sum = 0, torch_cpu = 0;
+    return !x->active || x->n >= MAX_CALLS || (x->n >= MIN_CALLS && x->sum >= budget);
+}
+
+/* One chunk of peer p's calls for row r into x; returns the CPU seconds the
+ * peer used, 0 when it failed (then x is inactive and emptied). */
+static double peer_chunk(bench_peer *p, side *x, bench_row *r)
+{
+    int before = x->n;
+    double cpu = peer_time(p, r->threads, x->warmup, LEAD_SECONDS, chunk_calls(x->est),
+                           x->samples, &x->n, MAX_CALLS, &x->blas);
+    x->warmup = 0;
+    if (cpu < 0) {
+        x->active = 0; /* the script failed: no figures of this peer for this row */
+        x->n = 0;
+        return 0.0;
+    }
+    double chunk = 0;
+    for (int i = before; i < x->n; i++) chunk += x->samples[i];
+    x->sum += chunk;
+    x->est = x->n > before ? chunk / (x->n - before) : 0;
+    if (verbose)
+        fprintf(stderr, "%s: %-5s chunk %d calls, mean %.2f ms, cpu %.3f s\n", r->name, p->name,
+                x->n - before, 1e3 * x->est, cpu);
+    return cpu;
+}
+
+/* Times row r (its graph m and the peers' models): warm-ups, then a chunk
+ * of each peer's calls and one of gos's, round after round (see the file
+ * comment). */
+static void measure_row(bench_row *r, gos_model *m, bench_peer *peers, double budget)
+{
+    static side gos, peer[N_PEERS];
     pl_threads_set(r->threads);
     load_mark mark = load_mark_now();
 
-    /* Warm-up: 2 calls, or 1 when it takes SLOW_CALL seconds; torch the same. */
+    /* Warm-up: 2 calls, or 1 when it takes SLOW_CALL seconds; peers the same. */
+    memset(&gos, 0, sizeof gos);
+    gos.active = 1;
     int warmup = 0;
-    double gos_est = 0;
-    while (warmup < WARMUP_CALLS && (warmup == 0 || gos_est < SLOW_CALL)) {
+    while (warmup < WARMUP_CALLS && (warmup == 0 || gos.est < SLOW_CALL)) {
         double t0 = now_seconds();
         gos_call(m);
-        gos_est = now_seconds() - t0;
+        gos.est = now_seconds() - t0;
         warmup++;
     }
-    int use_torch = t->to && t->loaded;
-    int torch_warmup = warmup, torch_k = chunk_calls(gos_est);
+    int any_peer = 0;
+    for (int k = 0; k < N_PEERS; k++) {
+        memset(&peer[k], 0, sizeof peer[k]);
+        peer[k].active = peers[k].to && peers[k].loaded;
+        peer[k].warmup = warmup;
+        peer[k].est = gos.est;
+        any_peer |= peer[k].active;
+    }
+    double peer_cpu = 0;
     for (;;) {
-        int gos_done = gos_n >= MAX_CALLS || (gos_n >= MIN_CALLS && gos_sum >= budget);
-        int torch_done = !use_torch || torch_n >= MAX_CALLS ||
-                         (torch_n >= MIN_CALLS && torch_sum >= budget);
-        if (gos_done && torch_done) break;
-        if (!torch_done) {
-            int before = torch_n;
-            double cpu = torch_time(t, r->threads, torch_warmup, torch_k, torch_samples, &torch_n,
-                                    &r->torch_blas);
-            torch_warmup = 0;
-            if (cpu < 0) {
-                use_torch = 0; /* the script failed: gos figures only for this row */
-                torch_n = 0;
-            } else {
-                torch_cpu += cpu;
-                double chunk = 0;
-                for (int i = before; i < torch_n; i++) chunk += torch_samples[i];
-                torch_sum += chunk;
-                double est = torch_n > before ? chunk / (torch_n - before) : 0;
-                if (verbose)
-                    fprintf(stderr, "%s: torch chunk %d calls, mean %.2f ms, cpu %.3f s\n",
-                            r->name, torch_n - before, 1e3 * est, cpu);
-                torch_k = chunk_calls(est);
-            }
-        }
-        if (!gos_done) {
-            int k = chunk_calls(gos_est);
-            if (use_torch) gos_lead(m, gos_est);
+        int done = side_done(&gos, budget);
+        for (int k = 0; k < N_PEERS; k++) done &= side_done(&peer[k], budget);
+        if (done) break;
+        for (int k = 0; k < N_PEERS; k++)
+            if (!side_done(&peer[k], budget)) peer_cpu += peer_chunk(&peers[k], &peer[k], r);
+        if (!side_done(&gos, budget)) {
+            int k = chunk_calls(gos.est);
+            if (any_peer) gos_lead(m, gos.est);
             double chunk = 0;
-            int done = 0;
-            for (; done < k && gos_n < MAX_CALLS; done++) {
+            int calls = 0;
+            for (; calls < k && gos.n < MAX_CALLS; calls++) {
                 double t0 = now_seconds();
                 gos_call(m);
                 double dt = now_seconds() - t0;
-                gos_samples[gos_n++] = dt;
+                gos.samples[gos.n++] = dt;
                 chunk += dt;
             }
-            gos_sum += chunk;
-            if (done) gos_est = chunk / done;
+            gos.sum += chunk;
+            if (calls) gos.est = chunk / calls;
             if (verbose)
-                fprintf(stderr, "%s: gos   chunk %d calls, mean %.2f ms\n", r->name, done,
-                        1e3 * gos_est);
+                fprintf(stderr, "%s: gos   chunk %d calls, mean %.2f ms\n", r->name, calls,
+                        1e3 * gos.est);
         }
     }
-    r->others = others_since(&mark, torch_cpu);
+    r->others = others_since(&mark, peer_cpu);
     if (verbose) {
         load_mark end = load_mark_now();
-        fprintf(stderr, "%s: wall %.2f s, machine busy %.2f s, self %.2f s, torch %.2f s\n",
+        fprintf(stderr, "%s: wall %.2f s, machine busy %.2f s, self %.2f s, peers %.2f s\n",
                 r->name, end.wall - mark.wall, end.busy - mark.busy, end.self - mark.self,
-                torch_cpu);
+                peer_cpu);
     }
     r->seconds = now_seconds() - mark.wall;
-    r->gos_n = gos_n;
-    r->gos_s = median_of(gos_samples, gos_n);
-    r->torch_n = torch_n;
-    r->torch_s = torch_n ? median_of(torch_samples, torch_n) : 0.0;
+    r->gos_n = gos.n;
+    r->gos_s = median_of(gos.samples, gos.n);
+    for (int k = 0; k < N_PEERS; k++) {
+        r->peer_n[k] = peer[k].n;
+        r->peer_s[k] = peer[k].n ? median_of(peer[k].samples, peer[k].n) : 0.0;
+    }
+    r->torch_blas = peer[PEER_TORCH].blas;
 }
 
 /* ---- printing ------------------------------------------------------------- */
@@ -471,7 +378,7 @@ static void print_header(double budget)
     time_t wall = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&wall));
     printf("bench_models: whole-model training throughput and inference latency, gos vs "
-           "PyTorch\n");
+           "PyTorch and ONNX Runtime\n");
     printf("date: %s  threads: training 2, inference 1 and 2  core: %s\n", date,
            pl_blas_corename());
     printf("blas: %s\n", blas);
@@ -487,9 +394,9 @@ static void print_header(double budget)
         printf("WARNING: OpenBLAS chose the %s kernel although this CPU has AVX2 (model unknown "
                "to this OpenBLAS); sgemm runs far below peak. OPENBLAS_CORETYPE=SkylakeX or "
                "Haswell selects a modern kernel.\n", core);
-    printf("timing: per row <= %d warm-up calls each side, then torch and gos chunks of ~%.2f s "
-           "(each led by %.0f ms untimed) alternate until each side has >= %d calls and %.2f s "
-           "of them (or %d calls); median call. All times are measured on this host\n",
+    printf("timing: per row <= %d warm-up calls each side, then torch, ort and gos chunks of "
+           "~%.2f s (each led by %.0f ms untimed) alternate until each side has >= %d calls and "
+           "%.2f s of them (or %d calls); median call. All times are measured on this host\n",
            WARMUP_CALLS, CHUNK_SECONDS, 1e3 * LEAD_SECONDS, MIN_CALLS, budget, MAX_CALLS);
     printf("GF/img: forward GFLOPs per image (multiply-add = 2). oth: cores' worth of CPU other "
            "processes (and the hypervisor) used while the row was measured; NOISY above %.2f "
@@ -513,47 +420,65 @@ static void print_table_head(int training)
                "torch img/s", "gos/torch", "gos n", "th n", "thB", "oth");
     } else {
         printf("\ninference latency: batch 1, evaluation mode, 1000 classes, width 1.0; median "
-               "forward in ms, measured on this host; target gos/torch <= %.1f\n", INFER_TARGET);
-        printf("%-38s %6s %11s %11s %9s %5s %5s %4s | %4s\n", "row", "GF/img", "gos ms",
-               "torch ms", "gos/torch", "gos n", "th n", "thB", "oth");
+               "forward in ms, measured on this host; targets gos/torch <= %.1f, gos/ort <= "
+               "%.1f\n", INFER_TARGET, ORT_TARGET);
+        printf("%-38s %6s %9s %9s %9s %9s %7s %5s %5s %5s %4s | %4s\n", "row", "GF/img",
+               "gos ms", "torch ms", "ort ms", "gos/torch", "gos/ort", "gos n", "th n", "ort n",
+               "thB", "oth");
     }
     fflush(stdout);
 }
 
-/* gos/torch as the issue states it: throughput ratio for training, latency
- * ratio for inference; 0 when torch was not measured. */
-static double row_ratio(const bench_row *r)
+/* gos against peer k as the issue states it: throughput ratio for training,
+ * latency ratio for inference; 0 when either was not measured. */
+static double row_ratio(const bench_row *r, int k)
 {
-    if (r->failed || r->gos_s <= 0 || r->torch_s <= 0) return 0.0;
-    return r->training ? r->torch_s / r->gos_s : r->gos_s / r->torch_s;
+    if (r->failed || r->gos_s <= 0 || r->peer_s[k] <= 0) return 0.0;
+    return r->training ? r->peer_s[k] / r->gos_s : r->gos_s / r->peer_s[k];
 }
 
-static int row_misses(const bench_row *r)
+/* Whether row r misses its target against peer k (0 when not measured). */
+static int row_misses(const bench_row *r, int k)
 {
-    double q = row_ratio(r);
+    double q = row_ratio(r, k);
     if (q <= 0) return 0;
-    return r->training ? q < TRAIN_TARGET : q > INFER_TARGET;
+    if (r->training) return q < TRAIN_TARGET;
+    return q > (k == PEER_ORT ? ORT_TARGET : INFER_TARGET);
+}
+
+/* "%*.2f" of v, or "-" when v is 0 (not measured). */
+static void print_figure(int width, double v)
+{
+    if (v > 0) printf("%*.2f ", width, v);
+    else printf("%*s ", width, "-");
 }
 
 static void print_row(const bench_row *r)
 {
     printf("%-38s %6.3f ", r->name, r->gflops);
     if (r->failed) {
-        printf("%11s %11s %9s %5s %5s %4s |\n", "failed", "-", "-", "-", "-", "-");
+        printf("%11s |\n", "failed");
         fflush(stdout);
         return;
     }
-    double gos = r->training ? r->batch / r->gos_s : 1e3 * r->gos_s;
-    printf("%11.2f ", gos);
-    if (r->torch_s > 0) {
-        double th = r->training ? r->batch / r->torch_s : 1e3 * r->torch_s;
-        printf("%11.2f %9.2f %5d %5d %4d", th, row_ratio(r), r->gos_n, r->torch_n, r->torch_blas);
+    const double torch = r->peer_s[PEER_TORCH], ort = r->peer_s[PEER_ORT];
+    if (r->training) {
+        print_figure(11, r->batch / r->gos_s);
+        print_figure(11, torch > 0 ? r->batch / torch : 0);
+        print_figure(9, row_ratio(r, PEER_TORCH));
+        printf("%5d %5d %4d", r->gos_n, r->peer_n[PEER_TORCH], r->torch_blas);
     } else {
-        printf("%11s %9s %5d %5s %4s", "-", "-", r->gos_n, "-", "-");
+        print_figure(9, 1e3 * r->gos_s);
+        print_figure(9, 1e3 * torch);
+        print_figure(9, 1e3 * ort);
+        print_figure(9, row_ratio(r, PEER_TORCH));
+        print_figure(7, row_ratio(r, PEER_ORT));
+        printf("%5d %5d %5d %4d", r->gos_n, r->peer_n[PEER_TORCH], r->peer_n[PEER_ORT],
+               r->torch_blas);
     }
-    printf(" | %4.2f%s%s\n", r->others,
-           row_misses(r) ? (r->training ? " SLOWER" : " MISS") : "",
-           r->others > NOISY_CORES ? " NOISY" : "");
+    printf(" | %4.2f%s%s%s\n", r->others,
+           row_misses(r, PEER_TORCH) ? (r->training ? " SLOWER" : " MISS-torch") : "",
+           row_misses(r, PEER_ORT) ? " MISS-ort" : "", r->others > NOISY_CORES ? " NOISY" : "");
     fflush(stdout);
 }
 
@@ -562,55 +487,94 @@ static void print_summary(const bench_row *rows, int count, int quiet_only)
 {
     char scope[48] = "";
     if (quiet_only) snprintf(scope, sizeof scope, " (quiet rows, oth <= %.2f)", NOISY_CORES);
-    double train_min = 0, infer_max = 0, infer_q[MAX_ROWS];
-    int n_train = 0, n_infer = 0, infer_met = 0;
-    const char *train_worst = "", *infer_worst = "";
-    for (int i = 0; i < count; i++) {
-        const bench_row *r = &rows[i];
-        if (quiet_only && r->others > NOISY_CORES) continue;
-        double q = row_ratio(r);
-        if (q <= 0) continue;
-        if (r->training) {
-            if (n_train == 0 || q < train_min) train_min = q, train_worst = r->name;
-            n_train++;
-        } else {
-            if (n_infer == 0 || q > infer_max) infer_max = q, infer_worst = r->name;
-            infer_met += q <= INFER_TARGET;
-            infer_q[n_infer++] = q;
+    int printed = 0;
+    for (int k = 0; k < N_PEERS; k++)
+        for (int training = 1; training >= 0; training--) {
+            double worst = 0, q_all[MAX_ROWS];
+            int n = 0, met = 0;
+            const char *worst_name = "";
+            for (int i = 0; i < count; i++) {
+                const bench_row *r = &rows[i];
+                double q = row_ratio(r, k);
+                if (r->training != training || q <= 0) continue;
+                if (quiet_only && r->others > NOISY_CORES) continue;
+                int better = training ? q < worst : q > worst;
+                if (n == 0 || better) worst = q, worst_name = r->name;
+                met += !row_misses(r, k);
+                q_all[n++] = q;
+            }
+            if (!n) continue;
+            const char *peer = k == PEER_TORCH ? "torch" : "ort";
+            const double target = training ? TRAIN_TARGET : k == PEER_ORT ? ORT_TARGET
+                                                                          : INFER_TARGET;
+            printf("%s%s: gos/%s %s %s %.2f over %d rows (target %s %.1f): %s; median %.2f, "
+                   "%d of %d rows within target (worst: %s)\n",
+                   training ? "training" : "inference", scope, peer,
+                   training ? "throughput" : "latency", training ? "min" : "max", worst, n,
+                   training ? ">=" : "<=", target, met == n ? "met" : "NOT met",
+                   median_of(q_all, n), met, n, worst_name);
+            printed++;
         }
-    }
-    if (n_train)
-        printf("training%s: gos/torch throughput min %.2f over %d models (target >= %.1f): %s "
-               "(worst: %s)\n", scope, train_min, n_train, TRAIN_TARGET,
-               train_min >= TRAIN_TARGET ? "met" : "NOT met", train_worst);
-    if (n_infer) {
-        double median = median_of(infer_q, n_infer);
-        printf("inference%s: gos/torch latency max %.2f over %d rows (target <= %.1f): %s; "
-               "median %.2f, %d of %d rows within target (worst: %s)\n", scope, infer_max,
-               n_infer, INFER_TARGET, infer_max <= INFER_TARGET ? "met" : "NOT met", median,
-               infer_met, n_infer, infer_worst);
-    }
-    if (!n_train && !n_infer)
-        printf("summary%s: no row has both gos and torch figures\n", scope);
+    if (!printed) printf("summary%s: no row has both gos and a peer's figures\n", scope);
 }
 
 /* ---- main -------------------------------------------------------------- */
 
+/* Starts PyTorch's co-process when /usr/bin/python3 has torch and
+ * torchvision; 1 when it runs. */
+static int start_torch(bench_peer *p, const char *script)
+{
+    if (access(script, R_OK) != 0) {
+        printf("torch: %s not found, no torch figures\n", script);
+        return 0;
+    }
+    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
+        printf("torch: /usr/bin/python3 cannot import torch and torchvision, no torch figures\n");
+        return 0;
+    }
+    const char *argv[] = {"/usr/bin/python3", script, "--serve", NULL};
+    return peer_start(p, argv);
+}
+
+/* Starts ONNX Runtime's co-process when dir holds onnxruntime-node and the
+ * exported models (`make bench-peers`); 1 when it runs. */
+static int start_ort(bench_peer *p, const char *script, const char *dir)
+{
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/node_modules/onnxruntime-node/package.json", dir ? dir : "");
+    if (!dir || access(probe, R_OK) != 0) {
+        printf("ort: onnxruntime-node not installed%s%s (make bench-peers installs it and the "
+               "ONNX models), no ort figures\n", dir ? " in " : "", dir ? dir : "");
+        return 0;
+    }
+    if (access(script, R_OK) != 0) {
+        printf("ort: %s not found, no ort figures\n", script);
+        return 0;
+    }
+    const char *argv[] = {"node", script, "--serve", "--dir", dir, NULL};
+    return peer_start(p, argv);
+}
+
 int main(int argc, char **argv)
 {
-    int use_torch = 1, list_only = 0;
+    int use_torch = 1, use_ort = 1, list_only = 0;
     double budget = 1.0;
     const char *filter = NULL, *torch_script = "scripts/bench-models-torch.py";
+    const char *ort_script = "scripts/bench-models-ort.js", *ort_dir = getenv("GOS_PEERS");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--time") && i + 1 < argc) budget = atof(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--torch-script") && i + 1 < argc) torch_script = argv[++i];
+        else if (!strcmp(argv[i], "--ort-script") && i + 1 < argc) ort_script = argv[++i];
+        else if (!strcmp(argv[i], "--ort-dir") && i + 1 < argc) ort_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-torch")) use_torch = 0;
+        else if (!strcmp(argv[i], "--no-ort")) use_ort = 0;
         else if (!strcmp(argv[i], "--list")) list_only = 1;
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else {
             fprintf(stderr, "usage: bench_models [--time SECONDS] [--filter SUBSTR] [--no-torch] "
-                            "[--torch-script PATH] [--list] [--verbose]\n");
+                            "[--torch-script PATH] [--no-ort] [--ort-dir DIR] "
+                            "[--ort-script PATH] [--list] [--verbose]\n");
             return 2;
         }
     }
@@ -625,8 +589,9 @@ int main(int argc, char **argv)
 
     pl_threads_set(2);
     print_header(budget);
-    torch_peer torch = {0};
-    if (use_torch) torch_start(&torch, torch_script);
+    bench_peer peers[N_PEERS] = {[PEER_TORCH] = {.name = "torch"}, [PEER_ORT] = {.name = "ort"}};
+    if (use_torch) start_torch(&peers[PEER_TORCH], torch_script);
+    if (use_ort) start_ort(&peers[PEER_ORT], ort_script, ort_dir);
 
     double started = now_seconds();
     int retries = 0;
@@ -642,8 +607,13 @@ int main(int argc, char **argv)
                 printf("gos: %s: %s\n", r->model, pl_last_error());
                 gos_close(&m);
                 have_graph = 0;
-            } else if (torch.to) {
-                torch_load(&torch, r);
+            } else {
+                for (int k = 0; k < N_PEERS; k++) {
+                    peers[k].loaded = 0; /* ONNX Runtime times inference only */
+                    if (peers[k].to && (k != PEER_ORT || !r->training))
+                        peer_load(&peers[k], r->name, r->model, r->training, r->size, r->batch,
+                                  r->classes);
+                }
             }
         }
         if (!have_graph) {
@@ -652,12 +622,12 @@ int main(int argc, char **argv)
             continue;
         }
         r->gflops = ig_graph_flops(m.g) / 1e9;
-        measure_row(r, &m, &torch, budget);
+        measure_row(r, &m, peers, budget);
         if (r->others > NOISY_CORES && retries < MAX_RETRIES && r->seconds < RETRY_BELOW &&
             now_seconds() - started < RETRY_UNTIL) {
             retries++;
             sleep(1); /* let a neighbour's burst pass */
-            measure_row(r, &m, &torch, budget);
+            measure_row(r, &m, peers, budget);
         }
         print_row(r);
         if (r->training && !isfinite(m.g->loss))
@@ -665,7 +635,7 @@ int main(int argc, char **argv)
                    "not be representative)\n", r->name, (double)m.g->loss);
     }
     if (have_graph) gos_close(&m);
-    torch_stop(&torch);
+    for (int k = 0; k < N_PEERS; k++) peer_stop(&peers[k]);
 
     printf("\nNOISY rows re-measured: %d times (at most %d per run); total %.0f s\n", retries,
            MAX_RETRIES, now_seconds() - started);

@@ -34,13 +34,20 @@ its own calls with chunks of these, so both sides see about the same machine
 state, and takes the medians; the CPU time lets it tell how busy other
 processes kept the machine.
 
-Without --serve it runs `build/bench/bench_models --list` (or reads --rows)
-and prints its own table: median seconds per call over --time seconds per
+--export-onnx DIR writes the inference rows' models as ONNX files for
+scripts/bench-models-ort.js: DIR/<model>_<size>_<classes>.onnx (torch.onnx
+.export, opset 13, input "input" of the row's batch, output "logits"; the
+same random initialisation as the timed model), skipping files already
+there.
+
+Without --serve or --export-onnx it runs `build/bench/bench_models --list`
+(or reads --rows) and prints its own table: median seconds per call over --time seconds per
 row (at least 5 calls) after 2 warm-up calls. Python's per-call overhead is
 included in every figure (as in any PyTorch program).
 
   /usr/bin/python3 scripts/bench-models-torch.py [--time S] [--filter SUBSTR]
                                                  [--rows FILE|-] [--bench PATH] [--serve]
+                                                 [--export-onnx DIR]
 Needs torch and torchvision (the system /usr/bin/python3 has them).
 """
 import argparse
@@ -228,6 +235,28 @@ def serve(info):
                   flush=True)
 
 
+def export_onnx(rows, out_dir):
+    """Writes each distinct inference model of rows to out_dir (see the
+    module docstring)."""
+    os.makedirs(out_dir, exist_ok=True)
+    done = set()
+    for r in rows:
+        key = (r["model"], r["size"], r["classes"])
+        if r["mode"] != "infer" or key in done:
+            continue
+        done.add(key)
+        path = os.path.join(out_dir, f"{r['model']}_{r['size']}_{r['classes']}.onnx")
+        if os.path.exists(path):
+            continue
+        runner = Runner(r["model"], "infer", r["size"], r["batch"], r["classes"])
+        tmp = path + ".tmp"
+        with torch.no_grad():
+            torch.onnx.export(runner.model, runner.x, tmp, opset_version=13,
+                              input_names=["input"], output_names=["logits"])
+        os.replace(tmp, path)  # complete or absent
+        print(f"bench-models-torch: wrote {path}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--time", type=float, default=1.0,
@@ -238,6 +267,8 @@ def main():
                         help="bench_models binary giving the row list")
     parser.add_argument("--serve", action="store_true",
                         help="co-process mode for bench_models (requests on stdin)")
+    parser.add_argument("--export-onnx", metavar="DIR", default=None,
+                        help="write the inference rows' models as ONNX files to DIR")
     args = parser.parse_args()
 
     info = (f"torch {torch.__version__} mkldnn="
@@ -257,6 +288,9 @@ def main():
                               text=True).stdout
     rows = [r for r in map(parse_row, text.splitlines()) if r]
     rows = [r for r in rows if not args.filter or args.filter in r["name"]]
+    if args.export_onnx:
+        export_onnx(rows, args.export_onnx)
+        return
     print(f"bench-models-torch: {info} date={time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print("median per call after 2 warm-up calls; ms measured on this host")
     print(f"{'row':<40} {'ms':>9} {'img/s':>9} {'calls':>5} {'blas':>4}", flush=True)

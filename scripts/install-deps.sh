@@ -1,13 +1,14 @@
 #!/bin/sh
 # install-deps.sh: installs the Debian packages gos needs when any is missing:
 # with apt-get when run as root, otherwise it prints the exact command to run.
-# Usage: scripts/install-deps.sh [--torch] [--cross] [--plots]   (--torch adds
+# Usage: scripts/install-deps.sh [--torch] [--cross] [--plots] [--peers]   (--torch adds
 # python3-torch, python3-torchvision and python3-h5py, needed only to
 # regenerate test fixtures, for torch benches and for make check-torch;
 # --cross adds the aarch64 cross compiler, qemu-user and the arm64 runtime
 # libraries of `make cross`, through Debian multiarch: it enables the arm64
 # architecture in dpkg first; --plots adds gnuplot-nox, for the plots of
-# `make tables`)
+# `make tables`; --peers adds Node.js and npm, for the ONNX Runtime of
+# `make bench-peers`, unless a node and an npm are already on PATH)
 set -eu
 
 PACKAGES="build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev dataset-fashion-mnist"
@@ -20,7 +21,9 @@ for arg in "$@"; do
         --cross) cross=1
                  PACKAGES="$PACKAGES gcc-aarch64-linux-gnu qemu-user libopenblas-openmp-dev:arm64 zlib1g-dev:arm64 libhdf5-103-1:arm64" ;;
         --plots) PACKAGES="$PACKAGES gnuplot-nox" ;;
-        *) echo "install-deps: unknown option $arg (use --torch, --cross, --plots)" >&2; exit 2 ;;
+        --peers) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+                     PACKAGES="$PACKAGES nodejs npm" ;;
+        *) echo "install-deps: unknown option $arg (use --torch, --cross, --plots, --peers)" >&2; exit 2 ;;
     esac
 done
 
