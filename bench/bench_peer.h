@@ -10,6 +10,7 @@
 #ifndef BENCH_PEER_H
 #define BENCH_PEER_H
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,14 +46,12 @@ static inline int peer_start(bench_peer *p, const char *const argv[])
     p->name = name;
     int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
     fflush(stdout);
-    pid_t pid = pipe(to_child) == 0 && pipe(from_child) == 0 ? fork() : -1;
+    /* close-on-exec: a peer started later must not inherit this one's pipe
+     * ends, or this one never sees its input end (it waits forever) */
+    pid_t pid = pipe2(to_child, O_CLOEXEC) == 0 && pipe2(from_child, O_CLOEXEC) == 0 ? fork() : -1;
     if (pid == 0) {
-        dup2(to_child[0], STDIN_FILENO);
+        dup2(to_child[0], STDIN_FILENO); /* the copies do not close on exec */
         dup2(from_child[1], STDOUT_FILENO);
-        for (int k = 0; k < 2; k++) {
-            close(to_child[k]);
-            close(from_child[k]);
-        }
         execvp(argv[0], (char *const *)argv); /* execvp does not change them */
         _exit(127);
     }
