@@ -33,6 +33,7 @@
  * image and channel), so every result but sgemm's own is independent of the
  * thread count. */
 #include "nn_conv_internal.h"
+#include "nn_gemm_skinny.h"
 
 #include "pl_err.h"
 
@@ -78,6 +79,12 @@ static void live_taps(int k, int out_len, int in_len, int stride, int pad, int *
  * is one strided gather, and the column matrix it spares is the bigger. */
 static void drop_dead_taps(nn_conv_plan *s)
 {
+    /* One image on at most NN_SKINNY_MAX_N output pixels: the few-column
+     * product streams the whole weight once (nn_gemm_skinny.h), and its
+     * multiply-adds on the dead taps' zero rows cost less than a compacted
+     * copy, which reads the whole weight too (measured: the copy alone took
+     * 41% of ResNet18's inference at 32x32). */
+    if (s->N == 1 && s->P <= NN_SKINNY_MAX_N) return;
     int h0, h1, w0, w1;
     live_taps(s->KH, s->OH, s->H, s->SH, s->PH, &h0, &h1);
     live_taps(s->KW, s->OW, s->W, s->SW, s->PW, &w0, &w1);
@@ -557,9 +564,12 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
             float *o = out + (size_t)g * s.OCg; /* (N, OCg), rows OC apart */
             for (int n = 0; n < N && bias; n++)
                 memcpy(o + (size_t)n * OC, bias + (size_t)g * s.OCg, sizeof(float) * s.OCg);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, s.OCg, s.Cg, 1.0f,
-                        inp + (size_t)g * s.Cg, C, weight + (size_t)g * s.OCg * s.Cg, s.Cg, beta,
-                        o, OC);
+            const float *x = inp + (size_t)g * s.Cg, *wg = weight + (size_t)g * s.OCg * s.Cg;
+            if (nn_gemm_skinny_fits(N, s.Cg, 1)) /* o^T (OCg,N) = W x^T */
+                nn_gemm_skinny(o, 1, OC, wg, s.Cg, x, 1, C, s.OCg, N, s.Cg, beta);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, s.OCg, s.Cg, 1.0f, x, C,
+                            wg, s.Cg, beta, o, OC);
         }
         return;
     }
@@ -568,9 +578,13 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
             for (int g = 0; g < s.G; g++) {
                 float *o = out + ((size_t)n * OC + (size_t)g * s.OCg) * s.P; /* (OCg,P) */
                 const float *x = inp + ((size_t)n * C + (size_t)g * s.Cg) * HW;
+                const float *wg = weight + (size_t)g * s.OCg * s.Cg;
                 if (bias) fill_bias(o, bias + (size_t)g * s.OCg, s.OCg, s.P);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, s.P, s.Cg, 1.0f,
-                            weight + (size_t)g * s.OCg * s.Cg, s.Cg, x, (int)HW, beta, o, s.P);
+                if (nn_gemm_skinny_fits(s.P, s.Cg, (ptrdiff_t)HW))
+                    nn_gemm_skinny(o, s.P, 1, wg, s.Cg, x, (ptrdiff_t)HW, 1, s.OCg, s.P, s.Cg, beta);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, s.P, s.Cg, 1.0f,
+                                wg, s.Cg, x, (int)HW, beta, o, s.P);
             }
         }
         return;
@@ -602,8 +616,12 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
                     const int rows = s.OH - oh0 < s.tile_rows ? s.OH - oh0 : s.tile_rows;
                     const int cols = rows * s.OW;
                     im2col(col, cols, x, (size_t)C * HW, 1, oh0, rows, &s);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K, 1.0f,
-                                wg, s.K, col, cols, beta, o + (size_t)oh0 * s.OW, s.P);
+                    float *ot = o + (size_t)oh0 * s.OW; /* (OCg, cols), rows P apart */
+                    if (nn_gemm_skinny_fits(cols, s.K, cols))
+                        nn_gemm_skinny(ot, s.P, 1, wg, s.K, col, cols, 1, s.OCg, cols, s.K, beta);
+                    else
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K,
+                                    1.0f, wg, s.K, col, cols, beta, ot, s.P);
                 }
                 continue;
             }
