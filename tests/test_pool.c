@@ -73,6 +73,29 @@ static void test_hand_4x4(void)
           argmax[0], argmax[1], argmax[2]);
     CHECK(isnan(out[3]) && argmax[3] == 10, "maxpool NaN propagates: %g at %d", out[3], argmax[3]);
 
+    /* The same on rows of 20 outputs (the row kernel): all equal, 3x3
+     * stride 1 padded, so each window's first in-input element wins; a NaN
+     * in column 9 of the middle row wins every window holding it, a later
+     * 5 at column 10 does not replace it. */
+    {
+        float wide[2 * 20];
+        int32_t warg[2 * 20];
+        float wout[2 * 20];
+        for (int i = 0; i < 40; i++) wide[i] = 3.0f;
+        const nn_pool_params p3 = pool_params(3, 1, 1, 0, 1);
+        nn_maxpool_forward(wout, warg, wide, 1, 1, 2, 20, &p3);
+        int first_ok = 1;
+        for (int ow = 0; ow < 20; ow++) first_ok &= warg[ow] == (ow > 0 ? ow - 1 : 0);
+        CHECK(first_ok, "maxpool ties on a row of 20: each window's first element");
+        wide[20 + 9] = NAN;
+        wide[20 + 10] = 5.0f;
+        nn_maxpool_forward(wout, warg, wide, 1, 1, 2, 20, &p3);
+        CHECK(isnan(wout[8]) && warg[8] == 29 && isnan(wout[10]) && warg[10] == 29 &&
+                  wout[11] == 5.0f && warg[11] == 30,
+              "maxpool NaN on a row of 20: %g at %d, %g at %d, %g at %d", wout[8], warg[8],
+              wout[10], warg[10], wout[11], warg[11]);
+    }
+
     /* Global average: means of the two halves 1..8 and 9..16. */
     float g[2];
     nn_global_avgpool_forward(g, inp, 1, 2, 8);
@@ -143,9 +166,11 @@ static void test_hand_ceil_padded(void)
 
 static void test_fast_vs_ref(void)
 {
+    /* widths from 17 give output rows of 8 and more: max pooling's row
+     * kernel; narrower ones its window-at-a-time loop */
     const int heights[] = {1, 2, 3, 5, 7};
-    const int widths[] = {1, 4, 5, 6};
-    enum { MAXN = 2 * 9 * 8 }; /* outputs can outnumber inputs when padded */
+    const int widths[] = {1, 4, 5, 6, 17, 20};
+    enum { MAXN = 2 * 9 * 22 }; /* outputs can outnumber inputs when padded */
     float inp[MAXN], out[MAXN], ref[MAXN];
     int32_t argmax[MAXN];
     int configs = 0, max_bad = 0, avg_bad = 0, arg_bad = 0;

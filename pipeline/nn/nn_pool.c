@@ -23,6 +23,9 @@
 
 /* Below this many multiply-adds a kernel runs on one thread. */
 #define POOL_PAR_MIN_WORK 16384L
+/* Output rows from this width take the row-at-a-time max pooling kernel
+ * (measured: 3x on 17x17 outputs, 7x on 56x56; 2x slower on 3x3). */
+#define MAXPOOL_ROW_MIN 8
 
 /* One window's extent along one axis. */
 typedef struct {
@@ -48,6 +51,74 @@ static void check_params(const nn_pool_params *p)
     PL_ASSERT(p->ph >= 0 && p->pw >= 0 && 2 * p->ph <= p->kh && 2 * p->pw <= p->kw);
 }
 
+/* out_plane, arg_plane (OH,OW) = the maxima of in_plane (H,W) and their
+ * indices, one window at a time (rows narrower than MAXPOOL_ROW_MIN, where
+ * the row kernel below spends more on its set-up than it saves). */
+static void maxpool_plane_windows(float *out_plane, int32_t *arg_plane, const float *in_plane,
+                                  int H, int W, int OH, int OW, const nn_pool_params *p)
+{
+    for (int oh = 0; oh < OH; oh++) {
+        const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+        for (int ow = 0; ow < OW; ow++) {
+            const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
+            int best_index = hs.start * W + ws.start;
+            float best = -INFINITY;
+            for (int ih = hs.start; ih < hs.end; ih++) {
+                const float *row = in_plane + (long)ih * W;
+                for (int iw = ws.start; iw < ws.end; iw++) {
+                    const float v = row[iw];
+                    if (v > best || isnan(v)) {
+                        best = v;
+                        best_index = ih * W + iw;
+                    }
+                }
+            }
+            out_plane[oh * OW + ow] = best;
+            arg_plane[oh * OW + ow] = best_index;
+        }
+    }
+}
+
+/* The same, a whole output row at a time, tap by tap: for each input row of
+ * the window and each kernel column, every output of the row whose tap
+ * lies inside the input takes the value when it is strictly greater (or a
+ * NaN). Each output still sees its taps in window order, so the maximum
+ * and argmax are the scalar scan's; the loop over the row has no
+ * data-dependent branch and vectorises (a branch per tap mispredicted on
+ * most windows: 37 ns per output on ResNet18's stem pool). */
+static void maxpool_plane_rows(float *out_plane, int32_t *arg_plane, const float *in_plane,
+                               int H, int W, int OH, int OW, const nn_pool_params *p)
+{
+    const int SW = p->sw, PW = p->pw;
+    for (int oh = 0; oh < OH; oh++) {
+        const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
+        float *o = out_plane + (long)oh * OW;
+        int32_t *a = arg_plane + (long)oh * OW;
+        for (int ow = 0; ow < OW; ow++) {
+            const int start = ow * SW - PW;
+            o[ow] = -INFINITY;
+            a[ow] = hs.start * W + (start > 0 ? start : 0);
+        }
+        for (int ih = hs.start; ih < hs.end; ih++) {
+            const float *row = in_plane + (long)ih * W;
+            for (int kw = 0; kw < p->kw; kw++) {
+                /* outputs whose column ow*SW - PW + kw lies in [0, W) */
+                const int first = PW - kw, last = W - 1 + PW - kw;
+                const int lo = first > 0 ? (first + SW - 1) / SW : 0;
+                const int hi_raw = last >= 0 ? last / SW + 1 : 0;
+                const int hi = hi_raw < OW ? hi_raw : OW;
+                const int32_t base = ih * W + kw - PW;
+                for (int ow = lo; ow < hi; ow++) {
+                    const float v = row[ow * SW + kw - PW];
+                    const int take = (v > o[ow]) | (v != v); /* a NaN wins, as in PyTorch */
+                    o[ow] = take ? v : o[ow];
+                    a[ow] = take ? base + ow * SW : a[ow];
+                }
+            }
+        }
+    }
+}
+
 void nn_maxpool_forward(float *out, int32_t *argmax, const float *inp,
                         int N, int C, int H, int W, const nn_pool_params *p)
 {
@@ -60,29 +131,11 @@ void nn_maxpool_forward(float *out, int32_t *argmax, const float *inp,
 
 #pragma omp parallel for schedule(static) if (work >= POOL_PAR_MIN_WORK)
     for (long plane = 0; plane < planes; plane++) {
-        const float *in_plane = inp + plane * H * W;      /* (H,W)   */
-        float *out_plane = out + plane * OH * OW;         /* (OH,OW) */
-        int32_t *arg_plane = argmax + plane * OH * OW;    /* (OH,OW) */
-        for (int oh = 0; oh < OH; oh++) {
-            const window_span hs = span_of(oh, p->sh, p->ph, p->kh, H);
-            for (int ow = 0; ow < OW; ow++) {
-                const window_span ws = span_of(ow, p->sw, p->pw, p->kw, W);
-                int best_index = hs.start * W + ws.start;
-                float best = -INFINITY;
-                for (int ih = hs.start; ih < hs.end; ih++) {
-                    const float *row = in_plane + (long)ih * W;
-                    for (int iw = ws.start; iw < ws.end; iw++) {
-                        const float v = row[iw];
-                        if (v > best || isnan(v)) {
-                            best = v;
-                            best_index = ih * W + iw;
-                        }
-                    }
-                }
-                out_plane[oh * OW + ow] = best;
-                arg_plane[oh * OW + ow] = best_index;
-            }
-        }
+        float *o = out + plane * OH * OW;     /* (OH,OW) */
+        int32_t *a = argmax + plane * OH * OW; /* (OH,OW) */
+        const float *x = inp + plane * H * W; /* (H,W)   */
+        if (OW >= MAXPOOL_ROW_MIN) maxpool_plane_rows(o, a, x, H, W, OH, OW, p);
+        else maxpool_plane_windows(o, a, x, H, W, OH, OW, p);
     }
 }
 
