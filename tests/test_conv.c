@@ -163,20 +163,20 @@ static void test_special_shapes(void)
          * stride-2 downsampling through im2col */
         {30, 8, 7, 7, 16, {3, 3, 1, 1, 1, 1, 1}},
         {5, 8, 14, 14, 16, {1, 1, 2, 2, 0, 0, 1}},
-        /* batch 1 on output planes of 1, 2 and 4 pixels: the few-column
-         * product (nn_gemm_skinny; im2col columns in place, copied, grouped;
-         * dead taps dropped first) */
+        /* batch 1 on output planes of 1, 2 and 4 pixels: the one-column
+         * product (nn_gemm_skinny, dead taps kept) on 1 pixel, sgemm on the
+         * others (grouped; dead taps dropped on the 1x2 plane) */
         {1, 8, 3, 3, 6, {3, 3, 1, 1, 0, 0, 1}},
         {1, 8, 2, 2, 6, {3, 3, 1, 1, 1, 1, 2}},
         {1, 8, 1, 2, 5, {3, 3, 1, 1, 1, 1, 1}},
-        /* pointwise at planes of 4 and 2 pixels (few-column product per
-         * image, grouped), and of 1 pixel for 3 images (one product) */
+        /* pointwise at planes of 4 and 2 pixels (per image, grouped), and
+         * of 1 pixel for 3 images (one product) */
         {1, 6, 2, 2, 4, {1, 1, 1, 1, 0, 0, 2}},
         {2, 6, 2, 1, 4, {1, 1, 1, 1, 0, 0, 1}},
         {3, 16, 1, 1, 9, {1, 1, 1, 1, 0, 0, 1}},
-        /* pointwise: planes of 1 pixel (one product for the batch: the
-         * few-column one for 4 images, sgemm for 5; grouped too), a small
-         * plane (batched), a large plane (no copy, grouped); a 1x1 input */
+        /* pointwise: planes of 1 pixel (one sgemm for the batch, grouped
+         * too), a small plane (batched), a large plane (no copy, grouped);
+         * a 1x1 input */
         {4, 16, 1, 1, 8, {1, 1, 1, 1, 0, 0, 1}},
         {5, 12, 1, 1, 9, {1, 1, 1, 1, 0, 0, 3}},
         {3, 6, 2, 3, 4, {1, 1, 1, 1, 0, 0, 2}},

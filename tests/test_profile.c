@@ -472,6 +472,20 @@ static void test_gemm_share(void)
                     "product shape: (d + gemm_half) / d per dimension");
         CHECK_CLOSE(dev_predict_node_ms(&m, g, act, 1), relu, 0, 1e-12,
                     "no convolution: gemm_half changes nothing");
+        /* the engine's one-column products (batch 1 on a 1-pixel plane)
+         * skip sgemm: gemm_half leaves them alone */
+        ig_graph *h = ig_graph_alloc();
+        int xin = ig_input(h, 64, 1, 1);
+        int col = ig_conv2d(h, xin, 64, 3, 3, 1, 1, 1, 1, 1, 0);
+        CHECK(ig_graph_finalize(h) == PL_OK, "one-pixel graph: %s", pl_last_error());
+        m.gemm_half = 0.0;
+        double plain = dev_predict_node_ms(&m, h, col, 1);
+        m.gemm_half = 64.0;
+        CHECK_CLOSE(dev_predict_node_ms(&m, h, col, 1), plain, 0, 1e-12,
+                    "one-column product: gemm_half changes nothing");
+        CHECK(dev_predict_node_ms(&m, h, col, 2) > 1.5 * 2 * plain,
+              "the same at batch 2 (sgemm): gemm_half slows it");
+        ig_graph_free(h);
     }
     ig_graph_free(g);
 }

@@ -15,6 +15,7 @@
  * parameters, ig_node_bytes) fit in the cache, else the DRAM bandwidth.
  * Input nodes cost nothing (the input is already in memory). */
 #include "dev.h"
+#include "nn_gemm_skinny.h"
 #include "pl_err.h"
 
 #include <math.h>
@@ -63,15 +64,30 @@ double dev_model_peak_gflops(const dev_model *m)
  *   channels of a group, K = inputs per output (input channels of a group x
  *   taps), N = output pixels x batch: each dimension d keeps
  *   d / (d + gemm_half) of the rate (skinny products spend their time
- *   packing, not multiplying).
+ *   packing, not multiplying); not for the products the engine computes
+ *   without sgemm (skinny_product).
  * Both are Hockney's half-performance form; a factor of 0 leaves its term
  * out. */
+/* Whether the engine computes node's product without sgemm: one image on
+ * at most NN_SKINNY_USED_N output pixels, or a 1x1 convolution of 1-pixel
+ * planes over at most NN_SKINNY_USED_N images (nn_gemm_skinny.h). That
+ * kernel streams the weights once and packs nothing, so the product's
+ * shape costs it nothing beyond the roofline's memory term. */
+static int skinny_product(const ig_graph *g, int node, int batch)
+{
+    const ig_node *nd = &g->nodes[node];
+    const int pixels = nd->shape.h * nd->shape.w;
+    if (batch == 1) return pixels <= NN_SKINNY_USED_N;
+    return pixels == 1 && batch <= NN_SKINNY_USED_N &&
+           dev_node_class(g, node) == DEV_CLASS_POINTWISE;
+}
+
 static double gemm_share(const dev_model *m, const ig_graph *g, int node, int batch, double flops)
 {
     double share = 1.0;
     if (m->parallel_mflops > 0 && m->cores > 1)
         share = (1.0 + (m->cores - 1) * flops / (flops + m->parallel_mflops * 1e6)) / m->cores;
-    if (m->gemm_half > 0) {
+    if (m->gemm_half > 0 && !skinny_product(g, node, batch)) {
         const ig_node *nd = &g->nodes[node];
         const ig_shape *in = &g->nodes[nd->in[0]].shape;
         int groups = nd->attr[IG_A_GROUPS] > 0 ? nd->attr[IG_A_GROUPS] : 1;

@@ -79,12 +79,12 @@ static void live_taps(int k, int out_len, int in_len, int stride, int pad, int *
  * is one strided gather, and the column matrix it spares is the bigger. */
 static void drop_dead_taps(nn_conv_plan *s)
 {
-    /* One image on at most NN_SKINNY_MAX_N output pixels: the few-column
+    /* One image on at most NN_SKINNY_USED_N output pixels: the few-column
      * product streams the whole weight once (nn_gemm_skinny.h), and its
      * multiply-adds on the dead taps' zero rows cost less than a compacted
      * copy, which reads the whole weight too (measured: the copy alone took
      * 41% of ResNet18's inference at 32x32). */
-    if (s->N == 1 && s->P <= NN_SKINNY_MAX_N) return;
+    if (s->N == 1 && s->P <= NN_SKINNY_USED_N) return;
     int h0, h1, w0, w1;
     live_taps(s->KH, s->OH, s->H, s->SH, s->PH, &h0, &h1);
     live_taps(s->KW, s->OW, s->W, s->SW, s->PW, &w0, &w1);
@@ -565,7 +565,7 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
             for (int n = 0; n < N && bias; n++)
                 memcpy(o + (size_t)n * OC, bias + (size_t)g * s.OCg, sizeof(float) * s.OCg);
             const float *x = inp + (size_t)g * s.Cg, *wg = weight + (size_t)g * s.OCg * s.Cg;
-            if (nn_gemm_skinny_fits(N, s.Cg, 1)) /* o^T (OCg,N) = W x^T */
+            if (nn_gemm_skinny_pays(N, s.Cg, 1)) /* o^T (OCg,N) = W x^T */
                 nn_gemm_skinny(o, 1, OC, wg, s.Cg, x, 1, C, s.OCg, N, s.Cg, beta);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, s.OCg, s.Cg, 1.0f, x, C,
@@ -580,7 +580,7 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
                 const float *x = inp + ((size_t)n * C + (size_t)g * s.Cg) * HW;
                 const float *wg = weight + (size_t)g * s.OCg * s.Cg;
                 if (bias) fill_bias(o, bias + (size_t)g * s.OCg, s.OCg, s.P);
-                if (nn_gemm_skinny_fits(s.P, s.Cg, (ptrdiff_t)HW))
+                if (nn_gemm_skinny_pays(s.P, s.Cg, (ptrdiff_t)HW))
                     nn_gemm_skinny(o, s.P, 1, wg, s.Cg, x, (ptrdiff_t)HW, 1, s.OCg, s.P, s.Cg, beta);
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, s.P, s.Cg, 1.0f,
@@ -617,7 +617,7 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
                     const int cols = rows * s.OW;
                     im2col(col, cols, x, (size_t)C * HW, 1, oh0, rows, &s);
                     float *ot = o + (size_t)oh0 * s.OW; /* (OCg, cols), rows P apart */
-                    if (nn_gemm_skinny_fits(cols, s.K, cols))
+                    if (nn_gemm_skinny_pays(cols, s.K, cols))
                         nn_gemm_skinny(ot, s.P, 1, wg, s.K, col, cols, 1, s.OCg, cols, s.K, beta);
                     else
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K,

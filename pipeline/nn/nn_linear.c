@@ -1,5 +1,5 @@
 /* nn_linear.c: fully connected layer out = inp W^T + b through OpenBLAS sgemm
- * (a batch of at most NN_SKINNY_MAX_N rows through nn_gemm_skinny, which
+ * (a batch of at most NN_SKINNY_USED_N rows through nn_gemm_skinny, which
  * does not pack the weights), its accumulating backward, and naive
  * double-accumulator references. */
 #include "nn_linear.h"
@@ -25,7 +25,7 @@ void nn_linear_forward(float *out, const float *inp, const float *weight, const 
         for (int o = 0; o < OUT; o++) row[o] = bias ? bias[o] : 0.0f;
     }
     if (IN == 0) return;
-    if (nn_gemm_skinny_fits(N, IN, 1)) /* out^T (OUT,N) += W inp^T */
+    if (nn_gemm_skinny_pays(N, IN, 1)) /* out^T (OUT,N) += W inp^T */
         nn_gemm_skinny(out, 1, OUT, weight, IN, inp, 1, IN, OUT, N, IN, 1.0f);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1.0f, inp, IN, weight,
