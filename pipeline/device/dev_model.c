@@ -55,19 +55,6 @@ double dev_model_peak_gflops(const dev_model *m)
     return (double)m->cores * m->freq_ghz * (double)m->simd_lanes * 2.0 * (double)m->fma_units;
 }
 
-/* The share of m's peak a convolution lowered to sgemm keeps (the other
- * classes' kernels are the engine's own and split small work over the
- * cores too):
- * - the cores it keeps busy, 1 + (cores - 1) F / (F + parallel_flops) of
- *   them: OpenBLAS runs small products on one thread;
- * - the shape of its product C (M x N) = A (M x K) B (K x N), M = output
- *   channels of a group, K = inputs per output (input channels of a group x
- *   taps), N = output pixels x batch: each dimension d keeps
- *   d / (d + gemm_half) of the rate (skinny products spend their time
- *   packing, not multiplying); not for the products the engine computes
- *   without sgemm (skinny_product).
- * Both are Hockney's half-performance form; a factor of 0 leaves its term
- * out. */
 /* Whether the engine computes node's product without sgemm: one image on
  * at most NN_SKINNY_USED_N output pixels, or a 1x1 convolution of 1-pixel
  * planes over at most NN_SKINNY_USED_N images (nn_gemm_skinny.h). That
@@ -82,6 +69,19 @@ static int skinny_product(const ig_graph *g, int node, int batch)
            dev_node_class(g, node) == DEV_CLASS_POINTWISE;
 }
 
+/* The share of m's peak a convolution lowered to sgemm keeps (the other
+ * classes' kernels are the engine's own and split small work over the
+ * cores too):
+ * - the cores it keeps busy, 1 + (cores - 1) F / (F + parallel_flops) of
+ *   them: OpenBLAS runs small products on one thread;
+ * - the shape of its product C (M x N) = A (M x K) B (K x N), M = output
+ *   channels of a group, K = inputs per output (input channels of a group x
+ *   taps), N = output pixels x batch: each dimension d keeps
+ *   d / (d + gemm_half) of the rate (skinny products spend their time
+ *   packing, not multiplying); not for the products the engine computes
+ *   without sgemm (skinny_product).
+ * Both are Hockney's half-performance form; a factor of 0 leaves its term
+ * out. */
 static double gemm_share(const dev_model *m, const ig_graph *g, int node, int batch, double flops)
 {
     double share = 1.0;

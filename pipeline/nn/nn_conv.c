@@ -79,7 +79,7 @@ static void live_taps(int k, int out_len, int in_len, int stride, int pad, int *
  * is one strided gather, and the column matrix it spares is the bigger. */
 static void drop_dead_taps(nn_conv_plan *s)
 {
-    /* One image on at most NN_SKINNY_USED_N output pixels: the few-column
+    /* One image on at most NN_SKINNY_USED_N output pixels: the one-column
      * product streams the whole weight once (nn_gemm_skinny.h), and its
      * multiply-adds on the dead taps' zero rows cost less than a compacted
      * copy, which reads the whole weight too (measured: the copy alone took
