@@ -38,6 +38,7 @@
 #include "nn_conv.h"
 #include "pl_mem.h"
 #include "pl_threads.h"
+#include "bench_peer.h"
 #include "bench_util.h"
 
 #include <cblas.h>
@@ -249,32 +250,13 @@ static void write_layer_line(FILE *f, const bench_layer *L)
             L->W, L->OC, L->p.kh, L->p.kw, L->p.sh, L->p.sw, L->p.ph, L->p.pw, L->p.groups);
 }
 
-/* ---- load by other processes ------------------------------------------ */
-
-/* Wall clock, seconds the machine has been busy (/proc/stat: all but idle and
- * iowait, hypervisor steal included) and CPU seconds this process has used. */
 /* ---- PyTorch co-process ------------------------------------------------ */
 
-typedef struct {
-    pid_t pid;
-    FILE *to;   /* layer lines to the script  */
-    FILE *from; /* its result lines           */
-} torch_peer;
-
-static void torch_stop(torch_peer *t)
+/* Starts `/usr/bin/python3 script --serve` as a co-process (bench_peer.h)
+ * when it and torch are there. Returns 1 when it runs, 0 (with a printed
+ * reason) when not. */
+static int torch_start(bench_peer *t, const char *script, int threads, double budget)
 {
-    if (t->to) fclose(t->to);
-    if (t->from) fclose(t->from);
-    if (t->pid > 0) waitpid(t->pid, NULL, 0);
-    t->to = t->from = NULL;
-    t->pid = 0;
-}
-
-/* Starts `/usr/bin/python3 script --serve` on pipes and prints its info
- * line. Returns 1 when it runs, 0 (with a printed reason) when not. */
-static int torch_start(torch_peer *t, const char *script, int threads, double budget)
-{
-    memset(t, 0, sizeof *t);
     if (access(script, R_OK) != 0) {
         printf("torch: %s not found, no comparison\n", script);
         return 0;
@@ -286,47 +268,14 @@ static int torch_start(torch_peer *t, const char *script, int threads, double bu
     char threads_arg[16], time_arg[32];
     snprintf(threads_arg, sizeof threads_arg, "%d", threads);
     snprintf(time_arg, sizeof time_arg, "%g", budget);
-    int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
-    fflush(stdout);
-    pid_t pid = pipe(to_child) == 0 && pipe(from_child) == 0 ? fork() : -1;
-    if (pid == 0) {
-        dup2(to_child[0], STDIN_FILENO);
-        dup2(from_child[1], STDOUT_FILENO);
-        for (int k = 0; k < 2; k++) {
-            close(to_child[k]);
-            close(from_child[k]);
-        }
-        execl("/usr/bin/python3", "python3", script, "--serve", "--threads", threads_arg,
-              "--time", time_arg, (char *)NULL);
-        _exit(127);
-    }
-    close(to_child[0]); /* close(-1) after a failed pipe() is harmless */
-    close(from_child[1]);
-    if (pid < 0) {
-        close(to_child[1]);
-        close(from_child[0]);
-        printf("torch: cannot start %s, no comparison\n", script);
-        return 0;
-    }
-    signal(SIGPIPE, SIG_IGN); /* a dead script shows as a failed read */
-    t->pid = pid;
-    t->to = fdopen(to_child[1], "w");
-    t->from = fdopen(from_child[0], "r");
-    if (!t->to) close(to_child[1]); /* else the script would wait for input forever */
-    if (!t->from) close(from_child[0]);
-    char line[512];
-    if (!t->to || !t->from || !fgets(line, sizeof line, t->from) || line[0] != '#') {
-        printf("torch: %s --serve did not start, no comparison\n", script);
-        torch_stop(t);
-        return 0;
-    }
-    printf("torch:%s", line + 1);
-    return 1;
+    const char *argv[] = {"/usr/bin/python3", script,    "--serve", "--threads",
+                          threads_arg,        "--time", time_arg,  NULL};
+    return peer_start(t, argv);
 }
 
 /* Has the script time one layer; stores its GFLOP/s in the layer. Returns
  * the CPU seconds the script reports it used for that. */
-static double torch_measure(torch_peer *t, bench_layer *L)
+static double torch_measure(bench_peer *t, bench_layer *L)
 {
     char line[512];
     double fwd = 0, bwd = 0, cpu = 0;
@@ -334,7 +283,7 @@ static double torch_measure(torch_peer *t, bench_layer *L)
     write_layer_line(t->to, L);
     if (fflush(t->to) != 0 || !fgets(line, sizeof line, t->from)) {
         printf("torch: the script stopped answering, no further comparison\n");
-        torch_stop(t);
+        peer_stop(t);
         return 0.0;
     }
     char *tab = strchr(line, '\t');
@@ -389,7 +338,7 @@ static void print_header(double budget)
 
 /* Times one layer, torch first then gos (forward, backward and reference
  * interleaved), and fills its results. */
-static void measure_layer(bench_layer *L, bench_ctx *ctx, torch_peer *torch, double budget,
+static void measure_layer(bench_layer *L, bench_ctx *ctx, bench_peer *torch, double budget,
                           double dram_gbs)
 {
     load_mark mark = load_mark_now();
@@ -565,7 +514,7 @@ int main(int argc, char **argv)
     printf("DRAM bound: parallel memcpy %d MB -> %d MB, bytes = read + write: %.1f GB/s "
            "(oth %.2f)\n", DRAM_COPY_MB, DRAM_COPY_MB, dram_gbs, dram_others);
 
-    torch_peer torch = {0};
+    bench_peer torch = {.name = "torch"};
     if (use_torch) torch_start(&torch, torch_script, pl_threads_get(), budget);
     printf("\n%-54s %3s %8s %8s | %-34s | %7s %7s %5s %5s | %4s\n", "layer", "N", "fwdGF/s",
            "bwdGF/s", "reference (dense: sgemm; dw: GB/s)", "thFGF/s", "thBGF/s", "f/th", "b/th",
@@ -582,7 +531,7 @@ int main(int argc, char **argv)
         }
         print_row(&layers[i]);
     }
-    torch_stop(&torch);
+    peer_stop(&torch);
 
     printf("\n");
     printf("NOISY rows re-measured: %d times (at most %d per run)\n", retries, MAX_RETRIES);
