@@ -257,14 +257,7 @@ static void write_layer_line(FILE *f, const bench_layer *L)
  * reason) when not. */
 static int torch_start(bench_peer *t, const char *script, int threads, double budget)
 {
-    if (access(script, R_OK) != 0) {
-        printf("torch: %s not found, no comparison\n", script);
-        return 0;
-    }
-    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        printf("torch: /usr/bin/python3 cannot import torch, no comparison\n");
-        return 0;
-    }
+    if (!peer_python_ready(t->name, script, "torch")) return 0;
     char threads_arg[16], time_arg[32];
     snprintf(threads_arg, sizeof threads_arg, "%d", threads);
     snprintf(time_arg, sizeof time_arg, "%g", budget);

@@ -524,14 +524,7 @@ static void print_summary(const bench_row *rows, int count, int quiet_only)
  * torchvision; 1 when it runs. */
 static int start_torch(bench_peer *p, const char *script)
 {
-    if (access(script, R_OK) != 0) {
-        printf("torch: %s not found, no torch figures\n", script);
-        return 0;
-    }
-    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
-        printf("torch: /usr/bin/python3 cannot import torch and torchvision, no torch figures\n");
-        return 0;
-    }
+    if (!peer_python_ready(p->name, script, "torch, torchvision")) return 0;
     const char *argv[] = {"/usr/bin/python3", script, "--serve", NULL};
     return peer_start(p, argv);
 }

@@ -80,6 +80,24 @@ static inline int peer_start(bench_peer *p, const char *const argv[])
     return 1;
 }
 
+/* Whether a Python peer can start: script readable and Debian's
+ * /usr/bin/python3 importing `modules` (e.g. "torch, torchvision"); prints
+ * the reason as "<name>: ..." when not. */
+static inline int peer_python_ready(const char *name, const char *script, const char *modules)
+{
+    if (access(script, R_OK) != 0) {
+        printf("%s: %s not found, no %s figures\n", name, script, name);
+        return 0;
+    }
+    char command[256];
+    snprintf(command, sizeof command, "/usr/bin/python3 -c 'import %s' >/dev/null 2>&1", modules);
+    if (system(command) != 0) {
+        printf("%s: /usr/bin/python3 cannot import %s, no %s figures\n", name, modules, name);
+        return 0;
+    }
+    return 1;
+}
+
 /* Sends one request line and reads the answer into line; 0 when the script
  * is gone (then stopped, with a message). */
 static inline int peer_request(bench_peer *p, const char *request, char *line, int size)
