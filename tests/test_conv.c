@@ -520,6 +520,61 @@ static void test_thread_invariance(void)
     thread_invariance_case(&blocks);
 }
 
+/* ------------------------------------------------- units in parallel */
+
+/* The backward twice on the thread count in force: the same bits (each
+ * thread's partial dweight is summed in thread order). */
+static void repeatable_case(const conv_case *cs)
+{
+    const size_t n_inp = (size_t)cs->N * cs->C * cs->H * cs->W;
+    const size_t n_out = (size_t)cs->N * cs->OC * out_h(cs) * out_w(cs);
+    const size_t n_w = (size_t)cs->OC * (cs->C / cs->p.groups) * cs->p.kh * cs->p.kw;
+    float *inp = alloc_random(n_inp, 1.0f), *weight = alloc_random(n_w, 0.5f);
+    float *dout = alloc_random(n_out, 1.0f);
+    float *work = pl_xmalloc(sizeof(float) * (nn_conv2d_workspace(cs->N, cs->C, cs->H, cs->W,
+                                                                  cs->OC, &cs->p) + 1));
+    float *dw[2], *dx[2];
+    for (int r = 0; r < 2; r++) {
+        dw[r] = pl_xcalloc(n_w, sizeof(float));
+        dx[r] = pl_xcalloc(n_inp, sizeof(float));
+        nn_conv2d_backward(dx[r], dw[r], NULL, dout, inp, weight, cs->N, cs->C, cs->H, cs->W,
+                           cs->OC, &cs->p, work);
+    }
+    char label[160];
+    describe(label, sizeof label, cs);
+    CHECK(memcmp(dw[0], dw[1], sizeof(float) * n_w) == 0,
+          "dweight differs between two runs on %d threads: %s", pl_threads_get(), label);
+    CHECK(memcmp(dx[0], dx[1], sizeof(float) * n_inp) == 0,
+          "dinp differs between two runs on %d threads: %s", pl_threads_get(), label);
+    float *bufs[] = {inp, weight, dout, work, dw[0], dw[1], dx[0], dx[1]};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pl_free(bufs[i]);
+}
+
+/* With as many units (images, or batches of images on small planes) as
+ * threads, each thread takes whole units with its own share of the
+ * workspace, which is sized for the thread count in force: on 1, 2 and 3
+ * threads every such path matches the reference, stays inside its
+ * workspace and repeats its bits. */
+static void test_units_in_parallel(void)
+{
+    const conv_case cases[] = {
+        {5, 4, 17, 16, 6, {3, 3, 1, 1, 1, 1, 1}},   /* one image per unit, in tiles     */
+        {5, 4, 16, 18, 6, {1, 1, 1, 1, 0, 0, 2}},   /* pointwise on large planes         */
+        {7, 4, 40, 30, 4, {3, 3, 2, 2, 1, 1, 2}},   /* groups, stride 2                  */
+        {40, 3, 8, 8, 5, {3, 3, 1, 1, 1, 1, 1}},    /* small planes: 3 or 4 batches      */
+        {600, 4, 2, 2, 6, {5, 5, 1, 1, 2, 2, 1}},   /* taps compacted (3x3 live of 5x5)  */
+    };
+    const int threads[] = {1, 2, 3};
+    for (int t = 0; t < 3; t++) {
+        pl_threads_set(threads[t]);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            compare_case(&cases[i]);
+            repeatable_case(&cases[i]);
+        }
+    }
+    pl_threads_set(0);
+}
+
 int main(void)
 {
     lcg_seed(12345u);
@@ -529,5 +584,6 @@ int main(void)
     test_special_shapes();
     test_finite_differences();
     test_thread_invariance();
+    test_units_in_parallel();
     return check_summary("test_conv");
 }

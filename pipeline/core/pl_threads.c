@@ -20,6 +20,10 @@ void pl_threads_set(int n)
     pl_mem_keep_freed_memory();
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
+    /* Kernels that run units in parallel (nn_conv.c) call OpenMP loops and
+     * sgemm inside their team: those must then run on the calling thread,
+     * whatever OMP_NESTED or OMP_MAX_ACTIVE_LEVELS say. */
+    omp_set_max_active_levels(1);
 }
 
 int pl_threads_get(void) { return thread_count; }

@@ -209,6 +209,11 @@ void ig_graph_init_params(ig_graph *g, uint64_t seed);
  * batch reuses the memory. */
 int ig_graph_plan(ig_graph *g, int batch);
 
+/* The kernel workspace, grown to at least floats when it is smaller: some
+ * kernels' workspace grows with the thread count (nn_conv2d_workspace), which
+ * may be raised after planning. Allocates only on that growth. */
+float *ig_graph_work(ig_graph *g, size_t floats);
+
 /* ---- running ----------------------------------------------------------- */
 
 /* Training (1) or evaluation (0) mode: batch-norm statistics and dropout.

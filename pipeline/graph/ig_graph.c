@@ -259,6 +259,15 @@ int ig_graph_plan(ig_graph *g, int batch)
     return PL_OK;
 }
 
+float *ig_graph_work(ig_graph *g, size_t floats)
+{
+    if (floats > g->work_size) {
+        g->work = ensure(g->work, &g->work_cap, floats, sizeof(float));
+        g->work_size = floats;
+    }
+    return g->work;
+}
+
 /* ---- inspection ------------------------------------------------------- */
 
 size_t ig_node_param_count(const ig_graph *g, int node)

@@ -78,18 +78,20 @@ static void conv_forward(ig_graph *g, const ig_node *nd)
 {
     const ig_shape *in = ig_in_shape(g, nd, 0);
     nn_conv_params p = conv_params(nd);
+    float *work = ig_graph_work(g, conv_work(g, nd, g->batch));
     nn_conv2d_forward(ig_out_value(g, nd), ig_in_value(g, nd, 0), ig_param_value(g, nd, 0),
                       ig_param_value(g, nd, 1), g->batch, in->c, in->h, in->w,
-                      nd->attr[IG_A_OC], &p, g->work);
+                      nd->attr[IG_A_OC], &p, work);
 }
 
 static void conv_backward(ig_graph *g, const ig_node *nd)
 {
     const ig_shape *in = ig_in_shape(g, nd, 0);
     nn_conv_params p = conv_params(nd);
+    float *work = ig_graph_work(g, conv_work(g, nd, g->batch));
     nn_conv2d_backward(ig_in_grad(g, nd, 0), ig_param_grad(g, nd, 0), ig_param_grad(g, nd, 1),
                        ig_out_grad(g, nd), ig_in_value(g, nd, 0), ig_param_value(g, nd, 0),
-                       g->batch, in->c, in->h, in->w, nd->attr[IG_A_OC], &p, g->work);
+                       g->batch, in->c, in->h, in->w, nd->attr[IG_A_OC], &p, work);
 }
 
 static double conv_flops(const ig_graph *g, const ig_node *nd)

@@ -31,13 +31,21 @@
  * in parallel with OpenMP, which OpenBLAS shares (its OpenMP build): each
  * output float is written by one thread in a fixed order (col2im is split by
  * image and channel), so every result but sgemm's own is independent of the
- * thread count. */
+ * thread count.
+ * With a batch of at least as many units (images, or the images sharing a
+ * column matrix) as threads, the threads instead take whole units, each with
+ * its own share of the workspace and a one-thread sgemm (plan_slots): small
+ * threaded products per image spent most of their time waking and joining
+ * the team. Each thread then sums its own dweight, and the sums are added
+ * in thread order: the same bits run to run, not across thread counts. */
 #include "nn_conv_internal.h"
 #include "nn_gemm_skinny.h"
 
 #include "pl_err.h"
+#include "pl_threads.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #define BATCH_MAX_PLANE 256  /* OH*OW below which images share a column matrix */
@@ -99,6 +107,30 @@ static void drop_dead_taps(nn_conv_plan *s)
     s->compact = 1;
 }
 
+/* Sets s->slots (see nn_conv_internal.h) from the thread count: with at
+ * least as many units as threads, one unit per thread. Measured on
+ * ResNet18's 64x32x32 3x3 convolution at batch 64, 2 threads: one threaded
+ * sgemm per image ran at 40 GFLOP/s, slower than one thread (85): each
+ * call's product is too small to repay waking and joining the team. On the
+ * im2col path the units are then evened out (images per unit lowered) so
+ * that the threads get equal shares. */
+static void plan_slots(nn_conv_plan *s)
+{
+    s->slots = 1;
+    const int threads = pl_threads_get();
+    if (threads < 2 || s->N < 2 || s->path == NN_CONV_DEPTHWISE) return;
+    if (s->path == NN_CONV_POINTWISE) {
+        if (s->P > 1) s->slots = threads < s->N ? threads : s->N;
+        return;
+    }
+    int units = (s->N + s->batch - 1) / s->batch;
+    if (units < threads) return;
+    s->slots = threads;
+    units = (units + threads - 1) / threads * threads;
+    if (units > s->N) units = s->N;
+    s->batch = (s->N + units - 1) / units;
+}
+
 /* Validates the dimensions and picks the path. */
 static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_params *p)
 {
@@ -137,18 +169,51 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
             s.tile_rows = rows < 1 ? 1 : rows < s.OH ? (int)rows : s.OH;
         }
     }
+    plan_slots(&s);
     return s;
+}
+
+/* Workspace layout. im2col path: the compacted weight and dweight of one
+ * group ((OCg,K) each, when s->compact); then for each slot its column
+ * matrix (K, cols) and, when images share it, the product or gathered dout
+ * (OCg, cols); then, with several slots, each slot's partial dweight
+ * (OCg, K). Pointwise path with several slots: each slot's partial dweight
+ * (OC, Cg). */
+/* Columns of one unit's column matrix. */
+static size_t plan_columns(const nn_conv_plan *s) { return (size_t)s->batch * s->tile_rows * s->OW; }
+static size_t compact_floats(const nn_conv_plan *s)
+{
+    return s->compact ? 2 * (size_t)s->OCg * s->K : 0;
+}
+static size_t slot_floats(const nn_conv_plan *s)
+{
+    const size_t cols = plan_columns(s);
+    return (size_t)s->K * cols + (s->batch > 1 ? (size_t)s->OCg * cols : 0);
+}
+static size_t partial_floats(const nn_conv_plan *s)
+{
+    if (s->slots < 2) return 0;
+    return s->path == NN_CONV_POINTWISE ? (size_t)s->OC * s->Cg : (size_t)s->OCg * s->K;
 }
 
 size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_params *p)
 {
     nn_conv_plan s = conv_plan(N, C, H, W, OC, p);
+    const size_t partials = (size_t)s.slots * partial_floats(&s);
+    if (s.path == NN_CONV_POINTWISE) return partials;
     if (s.path != NN_CONV_IM2COL) return 0;
-    size_t cols = (size_t)s.batch * s.tile_rows * s.OW;
-    size_t need = (size_t)s.K * cols;              /* column matrix            */
-    if (s.batch > 1) need += (size_t)s.OCg * cols; /* product / gathered dout  */
-    if (s.compact) need += 2 * (size_t)s.OCg * s.K; /* compacted weight, dweight */
-    return need;
+    return compact_floats(&s) + (size_t)s.slots * slot_floats(&s) + partials;
+}
+
+/* dst (n) += the sum of slots partial sums, n floats apart, in slot order. */
+static void add_partials(float *dst, const float *partials, int slots, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > OMP_MIN_COPY)
+    for (size_t j = 0; j < n; j++) {
+        float sum = partials[j];
+        for (int t = 1; t < slots; t++) sum += partials[(size_t)t * n + j];
+        dst[j] += sum;
+    }
 }
 
 /* Sum of a[0..n), LANES partial sums. */
@@ -175,18 +240,6 @@ static void bias_backward(float *dbias, const float *dout, int N, int OC, int P)
 }
 
 /* ---------------------------------------------------------------- im2col */
-
-/* Floats of the column matrix (and of the product or gathered dout that
- * follows it when images share it). */
-static size_t plan_columns(const nn_conv_plan *s) { return (size_t)s->batch * s->tile_rows * s->OW; }
-
-/* The compacted weight and dweight of one group, (OCg, K) each, after the
- * column matrix and product in the workspace. */
-static float *compact_buf(float *work, const nn_conv_plan *s)
-{
-    const size_t cols = plan_columns(s);
-    return work + (size_t)s->K * cols + (s->batch > 1 ? (size_t)s->OCg * cols : 0);
-}
 
 /* wc (OCg, Cg, KH, KW) = the live taps of w (OCg, Cg, FKH, FKW). Plain
  * loops, not gcc's memcpy idiom: the runs are a few floats (2 for a 3x3 kernel
@@ -546,6 +599,72 @@ static void gather_dout(float *gathered, const float *dy, int nb, const nn_conv_
 
 /* --------------------------------------------------------------- forward */
 
+/* The slot (workspace share) of the calling thread.
+ * Loops over units are a parallel loop when s->slots > 1 and a plain loop
+ * otherwise, never an if(0) parallel region: libgomp starts new threads on
+ * every OpenMP loop and threaded sgemm nested in one, even inactive
+ * (measured 1.5-1.8x slower on 4x4 planes at batch 64). */
+static float *slot_buf(float *slots, size_t per_slot)
+{
+    return slots + (size_t)omp_get_thread_num() * per_slot;
+}
+
+/* Pointwise forward of image n: out (OC, P) = W inp (C, HW) + bias, by group. */
+static void pointwise_forward_image(float *out, const float *inp, const float *weight,
+                                    const float *bias, int n, const nn_conv_plan *s)
+{
+    const size_t HW = (size_t)s->H * s->W;
+    const float beta = bias ? 1.0f : 0.0f;
+    for (int g = 0; g < s->G; g++) {
+        float *o = out + ((size_t)n * s->OC + (size_t)g * s->OCg) * s->P; /* (OCg,P) */
+        const float *x = inp + ((size_t)n * s->C + (size_t)g * s->Cg) * HW;
+        const float *wg = weight + (size_t)g * s->OCg * s->Cg;
+        if (bias) fill_bias(o, bias + (size_t)g * s->OCg, s->OCg, s->P);
+        if (nn_gemm_skinny_pays(s->P, s->Cg, (ptrdiff_t)HW))
+            nn_gemm_skinny(o, s->P, 1, wg, s->Cg, x, (ptrdiff_t)HW, 1, s->OCg, s->P, s->Cg, beta);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OCg, s->P, s->Cg, 1.0f, wg,
+                        s->Cg, x, (int)HW, beta, o, s->P);
+    }
+}
+
+/* im2col forward of group g for unit u, images [u*batch, (u+1)*batch) of
+ * N: col is this unit's
+ * slot of the workspace. wg (OCg, K) compacted when s->compact; bg (OCg) or
+ * NULL. */
+static void im2col_forward_unit(float *out, const float *inp, const float *wg, const float *bg,
+                                int g, int u, float *col, const nn_conv_plan *s)
+{
+    const int n0 = u * s->batch, nb = s->N - n0 < s->batch ? s->N - n0 : s->batch;
+    const size_t HW = (size_t)s->H * s->W;
+    const float beta = bg ? 1.0f : 0.0f;
+    const float *x = inp + ((size_t)n0 * s->C + (size_t)g * s->Cg) * HW;        /* (nb,Cg,H,W) */
+    float *o = out + ((size_t)n0 * s->OC + (size_t)g * s->OCg) * s->P; /* (OCg,P), images OC*P apart */
+    if (nb == 1) {
+        /* one image, in tiles of output rows */
+        if (bg) fill_bias(o, bg, s->OCg, s->P);
+        for (int oh0 = 0; oh0 < s->OH; oh0 += s->tile_rows) {
+            const int rows = s->OH - oh0 < s->tile_rows ? s->OH - oh0 : s->tile_rows;
+            const int cols = rows * s->OW;
+            im2col(col, cols, x, (size_t)s->C * HW, 1, oh0, rows, s);
+            float *ot = o + (size_t)oh0 * s->OW; /* (OCg, cols), rows P apart */
+            if (nn_gemm_skinny_pays(cols, s->K, cols))
+                nn_gemm_skinny(ot, s->P, 1, wg, s->K, col, cols, 1, s->OCg, cols, s->K, beta);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OCg, cols, s->K, 1.0f,
+                            wg, s->K, col, cols, beta, ot, s->P);
+        }
+        return;
+    }
+    /* nb images share one column matrix; the product is scattered */
+    const int cols = nb * s->P;
+    float *prod = col + (size_t)s->K * cols; /* (OCg, cols) */
+    im2col(col, cols, x, (size_t)s->C * HW, nb, 0, s->OH, s);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OCg, cols, s->K, 1.0f, wg, s->K,
+                col, cols, 0.0f, prod, cols);
+    scatter_product(o, prod, bg, nb, s);
+}
+
 void nn_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        int N, int C, int H, int W, int OC, const nn_conv_params *p,
                        float *work)
@@ -556,7 +675,6 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
         nn_conv_dw_forward(out, inp, weight, bias, &s);
         return;
     }
-    const size_t HW = (size_t)H * W;
     const float beta = bias ? 1.0f : 0.0f;
     if (s.path == NN_CONV_POINTWISE && s.P == 1) {
         /* each image is a row of C floats: out (N,OC) = inp (N,C) W^T per group */
@@ -574,18 +692,11 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
         return;
     }
     if (s.path == NN_CONV_POINTWISE) {
-        for (int n = 0; n < N; n++) {
-            for (int g = 0; g < s.G; g++) {
-                float *o = out + ((size_t)n * OC + (size_t)g * s.OCg) * s.P; /* (OCg,P) */
-                const float *x = inp + ((size_t)n * C + (size_t)g * s.Cg) * HW;
-                const float *wg = weight + (size_t)g * s.OCg * s.Cg;
-                if (bias) fill_bias(o, bias + (size_t)g * s.OCg, s.OCg, s.P);
-                if (nn_gemm_skinny_pays(s.P, s.Cg, (ptrdiff_t)HW))
-                    nn_gemm_skinny(o, s.P, 1, wg, s.Cg, x, (ptrdiff_t)HW, 1, s.OCg, s.P, s.Cg, beta);
-                else
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, s.P, s.Cg, 1.0f,
-                                wg, s.Cg, x, (int)HW, beta, o, s.P);
-            }
+        if (s.slots > 1) {
+#pragma omp parallel for num_threads(s.slots) schedule(static)
+            for (int n = 0; n < N; n++) pointwise_forward_image(out, inp, weight, bias, n, &s);
+        } else {
+            for (int n = 0; n < N; n++) pointwise_forward_image(out, inp, weight, bias, n, &s);
         }
         return;
     }
@@ -596,8 +707,10 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
     }
 #endif
     PL_ASSERT(work);
-    float *col = work;
-    float *wbuf = compact_buf(work, &s); /* used when s.compact */
+    float *wbuf = work; /* the compacted weight, when s.compact */
+    float *slots = work + compact_floats(&s);
+    const size_t per_slot = slot_floats(&s);
+    const int units = (N + s.batch - 1) / s.batch;
     for (int g = 0; g < s.G && N > 0; g++) {
         const float *wg = weight + (size_t)g * s.OCg * s.FK; /* (OCg,K) */
         const float *bg = bias ? bias + (size_t)g * s.OCg : NULL;
@@ -605,38 +718,73 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
             compact_weights(wbuf, wg, &s);
             wg = wbuf;
         }
-        for (int n0 = 0; n0 < N; n0 += s.batch) {
-            const int nb = N - n0 < s.batch ? N - n0 : s.batch;
-            const float *x = inp + ((size_t)n0 * C + (size_t)g * s.Cg) * HW;     /* (nb,Cg,H,W) */
-            float *o = out + ((size_t)n0 * OC + (size_t)g * s.OCg) * s.P; /* (OCg,P), images OC*P apart */
-            if (nb == 1) {
-                /* one image, in tiles of output rows */
-                if (bg) fill_bias(o, bg, s.OCg, s.P);
-                for (int oh0 = 0; oh0 < s.OH; oh0 += s.tile_rows) {
-                    const int rows = s.OH - oh0 < s.tile_rows ? s.OH - oh0 : s.tile_rows;
-                    const int cols = rows * s.OW;
-                    im2col(col, cols, x, (size_t)C * HW, 1, oh0, rows, &s);
-                    float *ot = o + (size_t)oh0 * s.OW; /* (OCg, cols), rows P apart */
-                    if (nn_gemm_skinny_pays(cols, s.K, cols))
-                        nn_gemm_skinny(ot, s.P, 1, wg, s.K, col, cols, 1, s.OCg, cols, s.K, beta);
-                    else
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K,
-                                    1.0f, wg, s.K, col, cols, beta, ot, s.P);
-                }
-                continue;
-            }
-            /* nb images share one column matrix; the product is scattered */
-            const int cols = nb * s.P;
-            float *prod = col + (size_t)s.K * cols; /* (OCg, cols) */
-            im2col(col, cols, x, (size_t)C * HW, nb, 0, s.OH, &s);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.OCg, cols, s.K, 1.0f,
-                        wg, s.K, col, cols, 0.0f, prod, cols);
-            scatter_product(o, prod, bg, nb, &s);
+        if (s.slots > 1) {
+#pragma omp parallel for num_threads(s.slots) schedule(static)
+            for (int u = 0; u < units; u++)
+                im2col_forward_unit(out, inp, wg, bg, g, u, slot_buf(slots, per_slot), &s);
+        } else {
+            for (int u = 0; u < units; u++) im2col_forward_unit(out, inp, wg, bg, g, u, slots, &s);
         }
     }
 }
 
 /* -------------------------------------------------------------- backward */
+
+/* Pointwise backward of image n: dw_acc (OC, Cg) += dy x^T, dinp += W^T dy,
+ * by group; either may be NULL. */
+static void pointwise_backward_image(float *dinp, float *dw_acc, const float *dout,
+                                     const float *inp, const float *weight, int n,
+                                     const nn_conv_plan *s)
+{
+    const size_t HW = (size_t)s->H * s->W;
+    for (int g = 0; g < s->G; g++) {
+        const float *dy = dout + ((size_t)n * s->OC + (size_t)g * s->OCg) * s->P; /* (OCg,P) */
+        const float *wg = weight + (size_t)g * s->OCg * s->Cg;                  /* (OCg,Cg) */
+        size_t xoff = ((size_t)n * s->C + (size_t)g * s->Cg) * HW;               /* (Cg,HW) */
+        if (dw_acc)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->OCg, s->Cg, s->P, 1.0f, dy,
+                        s->P, inp + xoff, (int)HW, 1.0f, dw_acc + (size_t)g * s->OCg * s->Cg,
+                        s->Cg);
+        if (dinp)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->Cg, s->P, s->OCg, 1.0f, wg,
+                        s->Cg, dy, s->P, 1.0f, dinp + xoff, (int)HW);
+    }
+}
+
+/* im2col backward of group g for unit u (as the forward's): dw_acc (OCg, K) +=
+ * dy col^T and dinp += col2im(W^T dy); either may be NULL. col is this
+ * unit's slot of the workspace; wg (OCg, K) compacted when s->compact. */
+static void im2col_backward_unit(float *dinp, float *dw_acc, const float *dout, const float *inp,
+                                 const float *wg, int g, int u, float *col, const nn_conv_plan *s)
+{
+    const int n0 = u * s->batch, nb = s->N - n0 < s->batch ? s->N - n0 : s->batch;
+    const size_t HW = (size_t)s->H * s->W;
+    const size_t xoff = ((size_t)n0 * s->C + (size_t)g * s->Cg) * HW;
+    /* dy: this group's dout as (OCg, nb*P), rows ld_dy apart */
+    const float *dy = dout + ((size_t)n0 * s->OC + (size_t)g * s->OCg) * s->P;
+    int ld_dy = s->P;
+    if (nb > 1) {
+        float *gathered = col + (size_t)s->K * nb * s->P;
+        gather_dout(gathered, dy, nb, s);
+        dy = gathered;
+        ld_dy = nb * s->P;
+    }
+    for (int oh0 = 0; oh0 < s->OH; oh0 += s->tile_rows) {
+        const int rows = s->OH - oh0 < s->tile_rows ? s->OH - oh0 : s->tile_rows;
+        const int cols = nb * rows * s->OW;
+        const float *dy_tile = dy + (size_t)oh0 * s->OW; /* oh0 > 0 only when nb == 1 */
+        if (dw_acc) {
+            im2col(col, cols, inp + xoff, (size_t)s->C * HW, nb, oh0, rows, s);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->OCg, s->K, cols, 1.0f, dy_tile,
+                        ld_dy, col, cols, 1.0f, dw_acc, s->K);
+        }
+        if (dinp) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->K, cols, s->OCg, 1.0f, wg, s->K,
+                        dy_tile, ld_dy, 0.0f, col, cols);
+            col2im_add(dinp + xoff, (size_t)s->C * HW, nb, col, cols, oh0, rows, s);
+        }
+    }
+}
 
 void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight,
@@ -651,7 +799,6 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         nn_conv_dw_backward(dinp, dweight, dout, inp, weight, &s);
         return;
     }
-    const size_t HW = (size_t)H * W;
     if (s.path == NN_CONV_POINTWISE && s.P == 1) {
         for (int g = 0; g < s.G && N > 0; g++) {
             const float *dy = dout + (size_t)g * s.OCg; /* (N, OCg), rows OC apart */
@@ -666,27 +813,34 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         }
         return;
     }
+    /* With several slots each accumulates its own dweight, summed after. */
+    const size_t partial = partial_floats(&s);
+    float *partials = NULL;
     if (s.path == NN_CONV_POINTWISE) {
-        for (int n = 0; n < N; n++) {
-            for (int g = 0; g < s.G; g++) {
-                const float *dy = dout + ((size_t)n * OC + (size_t)g * s.OCg) * s.P; /* (OCg,P) */
-                const float *wg = weight + (size_t)g * s.OCg * s.Cg;             /* (OCg,Cg) */
-                size_t xoff = ((size_t)n * C + (size_t)g * s.Cg) * HW;             /* (Cg,HW) */
-                if (dweight)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.OCg, s.Cg, s.P, 1.0f,
-                                dy, s.P, inp + xoff, (int)HW, 1.0f,
-                                dweight + (size_t)g * s.OCg * s.Cg, s.Cg);
-                if (dinp)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.Cg, s.P, s.OCg, 1.0f,
-                                wg, s.Cg, dy, s.P, 1.0f, dinp + xoff, (int)HW);
-            }
+        if (s.slots > 1 && dweight) {
+            PL_ASSERT(work);
+            partials = work;
+            memset(partials, 0, sizeof(float) * partial * s.slots);
         }
+        if (s.slots > 1) {
+#pragma omp parallel for num_threads(s.slots) schedule(static)
+            for (int n = 0; n < N; n++)
+                pointwise_backward_image(dinp, partials ? slot_buf(partials, partial) : NULL, dout,
+                                         inp, weight, n, &s);
+        } else {
+            for (int n = 0; n < N; n++)
+                pointwise_backward_image(dinp, dweight, dout, inp, weight, n, &s);
+        }
+        if (partials) add_partials(dweight, partials, s.slots, partial);
         return;
     }
     PL_ASSERT(work);
-    float *col = work;
-    float *wbuf = compact_buf(work, &s);           /* compacted weight, when s.compact  */
-    float *dwbuf = wbuf + (size_t)s.OCg * s.K;     /* compacted dweight                 */
+    float *wbuf = work;                        /* compacted weight, when s.compact */
+    float *dwbuf = wbuf + (size_t)s.OCg * s.K; /* compacted dweight                */
+    float *slots = work + compact_floats(&s);
+    const size_t per_slot = slot_floats(&s);
+    if (s.slots > 1 && dweight) partials = slots + (size_t)s.slots * per_slot;
+    const int units = (N + s.batch - 1) / s.batch;
     for (int g = 0; g < s.G && N > 0; g++) {
         const float *wg = weight + (size_t)g * s.OCg * s.FK; /* (OCg,K) */
         float *dwg = dweight ? dweight + (size_t)g * s.OCg * s.FK : NULL;
@@ -695,35 +849,18 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
             if (dwg) memset(dwbuf, 0, sizeof(float) * (size_t)s.OCg * s.K);
             wg = wbuf;
         }
-        float *dw_acc = s.compact ? dwbuf : dwg; /* (OCg,K), accumulated over chunks */
-        for (int n0 = 0; n0 < N; n0 += s.batch) {
-            const int nb = N - n0 < s.batch ? N - n0 : s.batch;
-            const size_t xoff = ((size_t)n0 * C + (size_t)g * s.Cg) * HW;
-            /* dy: this group's dout as (OCg, nb*P), rows ld_dy apart */
-            const float *dy = dout + ((size_t)n0 * OC + (size_t)g * s.OCg) * s.P;
-            int ld_dy = s.P;
-            if (nb > 1) {
-                float *gathered = col + (size_t)s.K * nb * s.P;
-                gather_dout(gathered, dy, nb, &s);
-                dy = gathered;
-                ld_dy = nb * s.P;
-            }
-            for (int oh0 = 0; oh0 < s.OH; oh0 += s.tile_rows) {
-                const int rows = s.OH - oh0 < s.tile_rows ? s.OH - oh0 : s.tile_rows;
-                const int cols = nb * rows * s.OW;
-                const float *dy_tile = dy + (size_t)oh0 * s.OW; /* oh0 > 0 only when nb == 1 */
-                if (dwg) {
-                    im2col(col, cols, inp + xoff, (size_t)C * HW, nb, oh0, rows, &s);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.OCg, s.K, cols, 1.0f,
-                                dy_tile, ld_dy, col, cols, 1.0f, dw_acc, s.K);
-                }
-                if (dinp) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, cols, s.OCg, 1.0f,
-                                wg, s.K, dy_tile, ld_dy, 0.0f, col, cols);
-                    col2im_add(dinp + xoff, (size_t)C * HW, nb, col, cols, oh0, rows, &s);
-                }
-            }
+        float *dw_acc = s.compact ? dwbuf : dwg; /* (OCg,K), accumulated over units */
+        if (partials) memset(partials, 0, sizeof(float) * partial * s.slots);
+        if (s.slots > 1) {
+#pragma omp parallel for num_threads(s.slots) schedule(static)
+            for (int u = 0; u < units; u++)
+                im2col_backward_unit(dinp, partials ? slot_buf(partials, partial) : NULL, dout, inp,
+                                     wg, g, u, slot_buf(slots, per_slot), &s);
+        } else {
+            for (int u = 0; u < units; u++)
+                im2col_backward_unit(dinp, dw_acc, dout, inp, wg, g, u, slots, &s);
         }
+        if (partials) add_partials(dw_acc, partials, s.slots, partial);
         if (s.compact && dwg) expand_dweight(dwg, dwbuf, &s);
     }
 }

@@ -18,8 +18,9 @@ typedef struct {
 } nn_conv_params;
 
 /* Floats of workspace nn_conv2d_forward and nn_conv2d_backward need for these
- * dimensions (0 when none). The graph sizes one workspace as the max over its
- * nodes. */
+ * dimensions (0 when none), on the thread count in force (pl_threads_get):
+ * batches may take a share per thread, so size again after raising it. The
+ * graph sizes one workspace as the max over its nodes. */
 size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_params *p);
 
 /* out (N,OC,OH,OW) = conv(inp (N,C,H,W), weight (OC,C/g,KH,KW)) + bias (OC).

@@ -22,6 +22,10 @@ typedef struct {
     int path;       /* NN_CONV_DEPTHWISE, _POINTWISE or _IM2COL     */
     int batch;      /* images per column matrix (im2col path)       */
     int tile_rows;  /* output rows per column matrix (im2col path)  */
+    /* Units (an image on the pointwise path, `batch` images on the im2col
+     * path) processed at once, one per thread, each with its own workspace
+     * and a one-thread sgemm; 1: units in turn, each sgemm threaded. */
+    int slots;
 } nn_conv_plan;
 
 enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL };
