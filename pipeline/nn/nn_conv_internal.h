@@ -26,6 +26,10 @@ typedef struct {
      * path) processed at once, one per thread, each with its own workspace
      * and a one-thread sgemm; 1: units in turn, each sgemm threaded. */
     int slots;
+    /* im2col path at stride 1: dinp is computed as the convolution of dout
+     * with the flipped, transposed kernel (dx_plan in nn_conv.c), in tiles
+     * of dx_tile_rows input rows when units are single images. */
+    int dx_conv, dx_tile_rows;
 } nn_conv_plan;
 
 enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL };
