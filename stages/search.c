@@ -89,7 +89,9 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->batch = e->device.batch;
     o->seed = (uint64_t)e->seed;
     pl_threads_set(e->threads);
-    o->threads = o->device_kind == DEV_PREDICTED ? pl_threads_get() : 1;
+    /* Candidates are fitted and scored in parallel on every device; on a
+     * measured one they are then timed one at a time (search_eval.c). */
+    o->threads = pl_threads_get();
     o->recovery_threads = pl_threads_get();
     pl_threads_set(1);
     o->recovery_steps = c->recovery_steps;

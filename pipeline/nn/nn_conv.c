@@ -668,10 +668,9 @@ static void pointwise_forward_image(float *out, const float *inp, const float *w
     }
 }
 
-/* im2col forward of group g for unit u, images [u*batch, (u+1)*batch) of
- * N: col is this unit's
- * slot of the workspace. wg (OCg, K) compacted when s->compact; bg (OCg) or
- * NULL. */
+/* im2col forward of group g for unit u (images [u*batch, (u+1)*batch) of
+ * N); col is this unit's slot of the workspace. wg (OCg, K) compacted when
+ * s->compact; bg (OCg) or NULL. */
 static void im2col_forward_unit(float *out, const float *inp, const float *wg, const float *bg,
                                 int g, int u, float *col, const nn_conv_plan *s)
 {
