@@ -611,18 +611,23 @@ static void fill_bias(float *out /* (count,P) */, const float *bias /* (count) *
     }
 }
 
-/* o: nb images (OCg, P), OC*P floats apart, = prod (OCg, nb*P) + bias. */
-static void scatter_product(float *o, const float *prod, const float *bias, int nb,
-                            const nn_conv_plan *s)
+/* dst: nb images (channels, plane), img_stride floats apart, = prod
+ * (channels, nb*plane) + bias (channels, or NULL), or += prod when
+ * accumulate. */
+static void scatter_product(float *dst, size_t img_stride, const float *prod, const float *bias,
+                            int accumulate, int nb, int channels, size_t plane)
 {
-    const size_t cols = (size_t)nb * s->P;
-#pragma omp parallel for schedule(static) if ((long)s->OCg * cols > OMP_MIN_COPY)
-    for (int oc = 0; oc < s->OCg; oc++) {
-        const float b = bias ? bias[oc] : 0.0f;
+    const size_t cols = (size_t)nb * plane;
+#pragma omp parallel for schedule(static) if ((long)channels * cols > OMP_MIN_COPY)
+    for (int c = 0; c < channels; c++) {
+        const float b = bias ? bias[c] : 0.0f;
         for (int i = 0; i < nb; i++) {
-            const float *restrict src = prod + (size_t)oc * cols + (size_t)i * s->P;
-            float *restrict dst = o + ((size_t)i * s->OC + oc) * s->P;
-            for (int j = 0; j < s->P; j++) dst[j] = src[j] + b;
+            const float *restrict src = prod + (size_t)c * cols + (size_t)i * plane;
+            float *restrict d = dst + (size_t)i * img_stride + (size_t)c * plane;
+            if (accumulate)
+                for (size_t j = 0; j < plane; j++) d[j] += src[j];
+            else
+                for (size_t j = 0; j < plane; j++) d[j] = src[j] + b;
         }
     }
 }
@@ -701,7 +706,7 @@ static void im2col_forward_unit(float *out, const float *inp, const float *wg, c
     im2col(col, cols, x, (size_t)s->C * HW, nb, 0, s->OH, s);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->OCg, cols, s->K, 1.0f, wg, s->K,
                 col, cols, 0.0f, prod, cols);
-    scatter_product(o, prod, bg, nb, s);
+    scatter_product(o, (size_t)s->OC * s->P, prod, bg, 0, nb, s->OCg, (size_t)s->P);
 }
 
 void nn_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
@@ -804,21 +809,6 @@ static void flip_transpose(float *restrict wt, const float *restrict w, const nn
         }
 }
 
-/* dst: nb images (channels, plane), img_stride floats apart, += prod
- * (channels, nb*plane). */
-static void add_product(float *dst, size_t img_stride, const float *prod, int nb, int channels,
-                        size_t plane)
-{
-    const size_t cols = (size_t)nb * plane;
-#pragma omp parallel for schedule(static) if ((long)channels * cols > OMP_MIN_COPY)
-    for (int c = 0; c < channels; c++)
-        for (int i = 0; i < nb; i++) {
-            const float *restrict src = prod + (size_t)c * cols + (size_t)i * plane;
-            float *restrict d = dst + (size_t)i * img_stride + (size_t)c * plane;
-            for (size_t j = 0; j < plane; j++) d[j] += src[j];
-        }
-}
-
 /* dinp of group g, images [n0, n0+nb), += the convolution of their dout
  * with wt (Cg, OCg*KH*KW), by dx_plan. col and prod: the unit's slot. */
 static void dinp_as_conv(float *dinp, const float *dout, const float *wt, int g, int n0, int nb,
@@ -843,7 +833,7 @@ static void dinp_as_conv(float *dinp, const float *dout, const float *wt, int g,
     im2col(col, cols, dy, dy_stride, nb, 0, s->H, &t);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->Cg, cols, t.K, 1.0f, wt, t.K, col,
                 cols, 0.0f, prod, cols);
-    add_product(dx, dx_stride, prod, nb, s->Cg, HW);
+    scatter_product(dx, dx_stride, prod, NULL, 1, nb, s->Cg, HW);
 }
 
 /* im2col backward of group g for unit u (as the forward's): dw_acc (OCg, K)
