@@ -3,6 +3,7 @@
  * the fast kernels stay inside the workspace they ask for and that the
  * depthwise kernels give identical bits whatever the thread count. */
 #include "nn_conv.h"
+#include "nn_conv_internal.h" /* nn_conv_wino_portable */
 #include "pl_mem.h"
 #include "pl_threads.h"
 #include "test_util.h"
@@ -575,6 +576,55 @@ static void test_units_in_parallel(void)
     pl_threads_set(0);
 }
 
+/* Winograd F(2x2,3x3): shapes that take it (checked, so that no case
+ * passes on another path), odd and even planes, padding 0, 1 and 2, batched
+ * small planes, one image in several bands, and on 1, 2 and 3 threads the
+ * units in parallel; each against the reference and its workspace guard. */
+static void test_winograd(void)
+{
+    const conv_case cases[] = {
+        {1, 16, 16, 16, 16, {3, 3, 1, 1, 1, 1, 1}},  /* one image, one band       */
+        {4, 16, 7, 9, 20, {3, 3, 1, 1, 1, 1, 1}},    /* odd planes, batched      */
+        {4, 16, 9, 10, 17, {3, 3, 1, 1, 0, 0, 1}},   /* no padding: dinp pads 2  */
+        {6, 17, 6, 7, 16, {3, 3, 1, 1, 2, 2, 1}},    /* padding 2: dinp pads 0   */
+        {16, 16, 3, 3, 16, {3, 3, 1, 1, 1, 1, 1}},   /* planes of a tile and a half */
+        {1, 16, 100, 101, 16, {3, 3, 1, 1, 1, 1, 1}}, /* several bands            */
+        {33, 24, 4, 4, 32, {3, 3, 1, 1, 1, 1, 1}},   /* several units per thread */
+    };
+    const int threads[] = {1, 2, 3};
+    for (int t = 0; t < 4; t++) {
+        /* last: the portable transforms, which AVX-512 builds bypass */
+        pl_threads_set(threads[t < 3 ? t : 1]);
+        nn_conv_wino_portable = t == 3;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const conv_case *cs = &cases[i];
+            char label[160];
+            describe(label, sizeof label, cs);
+            const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+            CHECK(strcmp(method, "winograd") == 0, "%s takes %s, not winograd", label, method);
+            compare_case(cs);
+            repeatable_case(cs);
+        }
+    }
+    nn_conv_wino_portable = 0;
+    pl_threads_set(0);
+    /* below 16 channels, on strides, on other kernels: not Winograd */
+    const conv_case others[] = {
+        {4, 8, 16, 16, 16, {3, 3, 1, 1, 1, 1, 1}},
+        {4, 16, 16, 16, 16, {3, 3, 2, 2, 1, 1, 1}},
+        {4, 16, 16, 16, 16, {5, 5, 1, 1, 2, 2, 1}},
+        {4, 32, 16, 16, 32, {3, 3, 1, 1, 1, 1, 2}},
+        {1, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        const conv_case *cs = &others[i];
+        const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+        char label[160];
+        describe(label, sizeof label, cs);
+        CHECK(strcmp(method, "winograd") != 0, "%s takes winograd", label);
+    }
+}
+
 int main(void)
 {
     lcg_seed(12345u);
@@ -585,5 +635,6 @@ int main(void)
     test_finite_differences();
     test_thread_invariance();
     test_units_in_parallel();
+    test_winograd();
     return check_summary("test_conv");
 }

@@ -141,6 +141,17 @@ static int tile_rows_for(int k, int out_w, int out_h)
     return rows < 1 ? 1 : rows < out_h ? (int)rows : out_h;
 }
 
+static nn_conv_plan dx_plan(const nn_conv_plan *s);
+
+/* Winograd takes the convolution when it takes both the forward and the
+ * input gradient's convolution (dx_plan). */
+static int wino_fits(const nn_conv_plan *s)
+{
+    if (!nn_conv_wino_fits(s)) return 0;
+    const nn_conv_plan t = dx_plan(s);
+    return nn_conv_wino_fits(&t);
+}
+
 /* Validates the dimensions and picks the path. */
 static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_params *p)
 {
@@ -162,6 +173,7 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
     s.batch = 1;
     s.tile_rows = s.OH;
     s.FKH = s.KH, s.FKW = s.KW, s.kh0 = s.kw0 = 0, s.FK = s.K, s.compact = 0;
+    s.slots = 1, s.dx_conv = 0, s.dx_tile_rows = s.H, s.wino = 0;
     if (s.G == C && OC == C) {
         s.path = NN_CONV_DEPTHWISE;
     } else if (pointwise && (s.P == 1 || !small_plane)) {
@@ -170,7 +182,8 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
         /* small planes, pointwise included: the copy into a shared column
          * matrix costs less than sgemm loses on a narrow N */
         s.path = NN_CONV_IM2COL;
-        drop_dead_taps(&s);
+        s.wino = wino_fits(&s);
+        if (!s.wino) drop_dead_taps(&s);
         if (small_plane) {
             int want = (BATCH_COLUMNS + s.P - 1) / s.P;
             s.batch = want < N ? want : N;
@@ -179,7 +192,6 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
         }
     }
     s.dx_conv = s.path == NN_CONV_IM2COL && s.SH == 1 && s.SW == 1;
-    s.dx_tile_rows = s.H;
     plan_slots(&s);
     if (s.dx_conv && s.batch == 1) s.dx_tile_rows = tile_rows_for(s.OCg * s.KH * s.KW, s.W, s.H);
     return s;
@@ -236,9 +248,37 @@ static size_t partial_floats(const nn_conv_plan *s)
     return s->path == NN_CONV_POINTWISE ? (size_t)s->OC * s->Cg : (size_t)s->OCg * s->K;
 }
 
+/* Winograd path, offsets into the workspace: U (16, OC, C), then for the
+ * backward the flipped, transposed weight wt (C, OC, 3, 3), dx_plan's Ut
+ * (16, C, OC) and dU (16, OC, C); then each slot's share (the larger of the
+ * forward's and dx_plan's), then with several slots each slot's partial dU;
+ * `end` is the size. */
+typedef struct {
+    size_t U, wt, Ut, dU, slots, partials, end;
+    size_t per_slot, partial;
+} wino_layout;
+
+static wino_layout wino_layout_of(const nn_conv_plan *s)
+{
+    const nn_conv_plan t = dx_plan(s);
+    const size_t u = nn_conv_wino_shared_floats(s);
+    wino_layout l;
+    l.per_slot = max_size(nn_conv_wino_slot_floats(s), nn_conv_wino_slot_floats(&t));
+    l.partial = s->slots > 1 ? u : 0;
+    l.U = 0;
+    l.wt = l.U + u;
+    l.Ut = l.wt + (size_t)9 * s->OC * s->C;
+    l.dU = l.Ut + u;
+    l.slots = l.dU + u;
+    l.partials = l.slots + (size_t)s->slots * l.per_slot;
+    l.end = l.partials + (size_t)s->slots * l.partial;
+    return l;
+}
+
 size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_params *p)
 {
     nn_conv_plan s = conv_plan(N, C, H, W, OC, p);
+    if (s.wino) return wino_layout_of(&s).end;
     const size_t partials = (size_t)s.slots * partial_floats(&s);
     if (s.path == NN_CONV_POINTWISE) return partials;
     if (s.path != NN_CONV_IM2COL) return 0;
@@ -709,6 +749,18 @@ static void im2col_forward_unit(float *out, const float *inp, const float *wg, c
     scatter_product(o, (size_t)s->OC * s->P, prod, bg, 0, nb, s->OCg, (size_t)s->P);
 }
 
+const char *nn_conv2d_method(int N, int C, int H, int W, int OC, const nn_conv_params *p)
+{
+    const nn_conv_plan s = conv_plan(N, C, H, W, OC, p);
+    if (s.path == NN_CONV_DEPTHWISE) return "depthwise";
+    if (s.path == NN_CONV_POINTWISE) return "pointwise";
+    if (s.wino) return "winograd";
+#ifdef __AVX512F__
+    if (!s.compact && direct_fits(&s)) return "direct";
+#endif
+    return "im2col";
+}
+
 void nn_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                        int N, int C, int H, int W, int OC, const nn_conv_params *p,
                        float *work)
@@ -751,6 +803,20 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
     }
 #endif
     PL_ASSERT(work);
+    if (s.wino) {
+        const wino_layout l = wino_layout_of(&s);
+        const int units = (N + s.batch - 1) / s.batch;
+        float *U = work + l.U, *slots = work + l.slots;
+        nn_conv_wino_weights(U, weight, &s);
+        if (s.slots > 1) {
+#pragma omp parallel for num_threads(s.slots) schedule(static)
+            for (int u = 0; u < units; u++)
+                nn_conv_wino_unit(out, inp, U, bias, 0, u, slot_buf(slots, l.per_slot), &s);
+        } else {
+            for (int u = 0; u < units; u++) nn_conv_wino_unit(out, inp, U, bias, 0, u, slots, &s);
+        }
+        return;
+    }
     float *wbuf = work; /* the compacted weight, when s.compact */
     float *slots = work + shared_floats(&s);
     const size_t per_slot = slot_floats(&s);
@@ -878,6 +944,49 @@ static void im2col_backward_unit(float *dinp, float *dw_acc, const float *dout, 
     if (dinp && s->dx_conv) dinp_as_conv(dinp, dout, wt, g, n0, nb, col, prod, s);
 }
 
+/* Unit u of the Winograd backward: dU_acc (16, OC, C) += its transformed
+ * weight gradient, dinp += the convolution of its dout by Ut (dx_plan);
+ * either may be NULL. */
+static void wino_backward_unit(float *dinp, float *dU_acc, const float *dout, const float *inp,
+                               const float *Ut, int u, float *slot, const nn_conv_plan *s)
+{
+    if (dU_acc) nn_conv_wino_dweight_unit(dU_acc, dout, inp, u, slot, s);
+    if (dinp) {
+        const nn_conv_plan t = dx_plan(s);
+        nn_conv_wino_unit(dinp, dout, Ut, NULL, 1, u, slot, &t);
+    }
+}
+
+/* Winograd backward (s->wino; one group). */
+static void wino_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                          const float *weight, float *work, const nn_conv_plan *s)
+{
+    const wino_layout l = wino_layout_of(s);
+    const int units = (s->N + s->batch - 1) / s->batch;
+    float *Ut = work + l.Ut, *dU = work + l.dU, *slots = work + l.slots;
+    float *partials = s->slots > 1 && dweight ? work + l.partials : NULL;
+    if (dinp) {
+        const nn_conv_plan t = dx_plan(s);
+        flip_transpose(work + l.wt, weight, s);
+        nn_conv_wino_weights(Ut, work + l.wt, &t);
+    }
+    /* the dU sums: one per slot, or dU alone */
+    float *sums = partials ? partials : dU;
+    const int count = partials ? s->slots : 1;
+    const size_t u_floats = nn_conv_wino_shared_floats(s);
+    if (dweight) memset(sums, 0, sizeof(float) * count * u_floats);
+    if (s->slots > 1) {
+#pragma omp parallel for num_threads(s->slots) schedule(static)
+        for (int u = 0; u < units; u++)
+            wino_backward_unit(dinp, dweight ? slot_buf(sums, u_floats) : NULL, dout, inp, Ut, u,
+                               slot_buf(slots, l.per_slot), s);
+    } else {
+        for (int u = 0; u < units; u++)
+            wino_backward_unit(dinp, dweight ? dU : NULL, dout, inp, Ut, u, slots, s);
+    }
+    if (dweight) nn_conv_wino_dweight(dweight, sums, count, s);
+}
+
 void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight,
                         int N, int C, int H, int W, int OC, const nn_conv_params *p,
@@ -927,6 +1036,10 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
         return;
     }
     PL_ASSERT(work);
+    if (s.wino) {
+        wino_backward(dinp, dweight, dout, inp, weight, work, &s);
+        return;
+    }
     float *wbuf = work;                        /* compacted weight, when s.compact */
     float *dwbuf = wbuf + (size_t)s.OCg * s.K; /* compacted dweight                */
     float *wt = work + (s.compact ? 2 * (size_t)s.OCg * s.K : 0); /* when s.dx_conv */

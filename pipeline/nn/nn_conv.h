@@ -3,7 +3,9 @@
  * Weight layout (OC, C/groups, KH, KW), bias (OC) or NULL. Dense and grouped
  * convolution go through OpenBLAS sgemm (im2col; 1x1 stride-1 unpadded
  * convolution on large planes reads the input in place, on small planes it is
- * batched through im2col so sgemm sees a wide matrix); depthwise
+ * batched through im2col so sgemm sees a wide matrix; 3x3 stride-1
+ * convolution with 16 channels or more in and out goes through Winograd
+ * F(2x2,3x3), 16 sgemms with 2.25x fewer multiply-adds); depthwise
  * (groups == C == OC) has a direct kernel. The _ref kernels are naive seven-loop oracles for the tests. */
 #ifndef NN_CONV_H
 #define NN_CONV_H
@@ -22,6 +24,11 @@ typedef struct {
  * batches may take a share per thread, so size again after raising it. The
  * graph sizes one workspace as the max over its nodes. */
 size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_params *p);
+
+/* The method nn_conv2d_forward uses for these dimensions on the thread
+ * count in force: "depthwise", "pointwise", "direct", "winograd" or
+ * "im2col" (for benchmarks and tests). */
+const char *nn_conv2d_method(int N, int C, int H, int W, int OC, const nn_conv_params *p);
 
 /* out (N,OC,OH,OW) = conv(inp (N,C,H,W), weight (OC,C/g,KH,KW)) + bias (OC).
  * work: nn_conv2d_workspace(...) floats. */

@@ -30,6 +30,9 @@ typedef struct {
      * with the flipped, transposed kernel (dx_plan in nn_conv.c), in tiles
      * of dx_tile_rows input rows when units are single images. */
     int dx_conv, dx_tile_rows;
+    /* 3x3 stride-1 convolution by Winograd F(2x2,3x3), forward, dinp and
+     * dweight (nn_conv_wino.c); units as on the im2col path. */
+    int wino;
 } nn_conv_plan;
 
 enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL };
@@ -76,5 +79,28 @@ int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, 
                              const nn_conv_plan *s);
 void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                                const float *weight, const nn_conv_plan *s);
+
+/* Winograd F(2x2,3x3), nn_conv_wino.c. U (16, OC, C): the transformed
+ * weights; dU likewise for the weight gradient. */
+int nn_conv_wino_fits(const nn_conv_plan *s);
+/* Nonzero: the portable transforms even where AVX-512 ones exist (tests). */
+extern int nn_conv_wino_portable;
+int nn_conv_wino_band(const nn_conv_plan *s);     /* tile rows per pass, one image */
+size_t nn_conv_wino_shared_floats(const nn_conv_plan *s); /* U: 16*OC*C        */
+size_t nn_conv_wino_slot_floats(const nn_conv_plan *s);   /* one unit's V and M */
+/* U (16, OC, C) = G w G^T of w (OC, C, 3, 3). */
+void nn_conv_wino_weights(float *U, const float *w, const nn_conv_plan *s);
+/* dw (OC, C, 3, 3) += G^T u G, u the sum of the count dU (count, 16, OC, C)
+ * in order. */
+void nn_conv_wino_dweight(float *dw, const float *dU, int count, const nn_conv_plan *s);
+/* out (N,OC,OH,OW) of unit u's images = the convolution of inp (N,C,H,W)
+ * by U, plus bias (OC, or NULL), or += it when accumulate. slot: the unit's
+ * nn_conv_wino_slot_floats. */
+void nn_conv_wino_unit(float *out, const float *inp, const float *U, const float *bias,
+                       int accumulate, int u, float *slot, const nn_conv_plan *s);
+/* dU (16, OC, C) += unit u's part of the transformed weight gradient from
+ * dout (N,OC,OH,OW) and inp (N,C,H,W). */
+void nn_conv_wino_dweight_unit(float *dU, const float *dout, const float *inp, int u, float *slot,
+                               const nn_conv_plan *s);
 
 #endif
