@@ -145,6 +145,7 @@ static int write_fit(const char *path, const cfg_experiment *e, const dev_model 
         rc = h5io_write_attr_f64(&w, "/fit", "parallel_mflops", after->parallel_mflops);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "gemm_half", after->gemm_half);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "dw_taps_half", after->dw_taps_half);
+    if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "eff_winograd", after->eff_winograd);
     if (rc == PL_OK) rc = h5io_write_attr_i64(&w, "/fit", "dw_row_lanes", after->dw_row_lanes);
     if (rc == PL_OK) rc = h5io_write_attr_string(&w, "/fit", "device", e->device.name);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/fit", "rms_log_before", rep->rms_log_before);
@@ -204,6 +205,7 @@ static int calibrate(const cfg_experiment *e, const char *out, source *src, int 
         printf("    parallel_mflops = %.3g;\n", after.parallel_mflops);
         printf("    gemm_half = %.3g;\n", after.gemm_half);
         printf("    dw_taps_half = %.3g;\n", after.dw_taps_half);
+        printf("    eff_winograd = %.3g;\n", after.eff_winograd);
     }
     pl_free(samples);
     pl_free(sample_src);

@@ -587,7 +587,7 @@ static void test_winograd(void)
         {4, 16, 7, 9, 20, {3, 3, 1, 1, 1, 1, 1}},    /* odd planes, batched      */
         {4, 16, 9, 10, 17, {3, 3, 1, 1, 0, 0, 1}},   /* no padding: dinp pads 2  */
         {6, 17, 6, 7, 16, {3, 3, 1, 1, 2, 2, 1}},    /* padding 2: dinp pads 0   */
-        {16, 16, 3, 3, 16, {3, 3, 1, 1, 1, 1, 1}},   /* planes of a tile and a half */
+        {8, 16, 5, 5, 16, {3, 3, 1, 1, 1, 1, 1}},    /* planes of 2.5 x 2.5 tiles */
         {1, 16, 100, 101, 16, {3, 3, 1, 1, 1, 1, 1}}, /* several bands            */
         {33, 24, 4, 4, 32, {3, 3, 1, 1, 1, 1, 1}},   /* several units per thread */
     };
@@ -615,6 +615,8 @@ static void test_winograd(void)
         {4, 16, 16, 16, 16, {5, 5, 1, 1, 2, 2, 1}},
         {4, 32, 16, 16, 32, {3, 3, 1, 1, 1, 1, 2}},
         {1, 16, 2, 2, 16, {3, 3, 1, 1, 1, 1, 1}},
+        {64, 16, 3, 3, 16, {3, 3, 1, 1, 1, 1, 1}},   /* planes under 4x4 */
+        {2, 16, 5, 5, 16, {3, 3, 1, 1, 1, 1, 1}},    /* under 64 tiles   */
     };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         const conv_case *cs = &others[i];

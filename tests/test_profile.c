@@ -20,6 +20,7 @@
 #include "dev.h"
 #include "dev_calibrate.h"
 #include "models.h"
+#include "nn_conv.h"
 #include "h5io.h"
 #include "pl_err.h"
 #include "prof.h"
@@ -529,6 +530,41 @@ static void test_depthwise_share(void)
     ig_graph_free(g);
 }
 
+/* Winograd: with eff_winograd e > 0, a convolution the engine computes by
+ * Winograd F(2x2,3x3) counts its 16 products' FLOPs (16 multiply-adds per
+ * 2x2 output tile and channel pair) at e x eff_conv; with e = 0, or where
+ * the engine takes another path (8 channels, stride 2), the direct FLOPs. */
+static void test_winograd_model(void)
+{
+    ig_graph *g = ig_graph_alloc();
+    int x = ig_input(g, 16, 16, 16);
+    int wino = ig_conv2d(g, x, 32, 3, 3, 1, 1, 1, 1, 1, 0);    /* 8x8 tiles of 2x2 */
+    int strided = ig_conv2d(g, x, 32, 3, 3, 2, 2, 1, 1, 1, 0);
+    int y = ig_input(g, 8, 16, 16);
+    int narrow = ig_conv2d(g, y, 32, 3, 3, 1, 1, 1, 1, 1, 0);
+    int rc = ig_graph_finalize(g);
+    CHECK(rc == PL_OK, "graph: %s", pl_last_error());
+    if (rc == PL_OK) {
+        CHECK(strcmp(nn_conv2d_method(1, 16, 16, 16, 32, &(nn_conv_params){3, 3, 1, 1, 1, 1, 1}),
+                     "winograd") == 0, "the engine takes Winograd for the 16-channel convolution");
+        dev_model m = {.cores = 1, .freq_ghz = 1.0, .simd_lanes = 4, .fma_units = 1,
+                       .dram_gbs = 1e6, .cache_kb = 0, .cache_gbs = 1e6,
+                       .eff = {0.5, 1, 1, 1, 1, 1}, .eff_bandwidth = 1.0};
+        const double peak = 8e9 * 0.5, direct = 2.0 * 32 * 256 * 16 * 9;
+        const double strided_direct = 2.0 * 32 * 64 * 16 * 9, narrow_direct = 2.0 * 32 * 256 * 8 * 9;
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, wino, 1), 1e3 * direct / peak, 1e-12, 1e-9,
+                    "eff_winograd 0: the direct convolution's FLOPs");
+        m.eff_winograd = 0.8;
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, wino, 1), 1e3 * 2.0 * 16 * 64 * 32 * 16 / (peak * 0.8),
+                    1e-12, 1e-9, "eff_winograd 0.8: 16 products of 64 tiles at 0.8 x eff_conv");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, strided, 1), 1e3 * strided_direct / peak, 1e-12,
+                    1e-9, "stride 2: no Winograd");
+        CHECK_CLOSE(dev_predict_node_ms(&m, g, narrow, 1), 1e3 * narrow_direct / peak, 1e-12, 1e-9,
+                    "8 input channels: no Winograd");
+    }
+    ig_graph_free(g);
+}
+
 /* ---- device file errors ----------------------------------------------------- */
 
 static void expect_config_error(const char *name, const char *device, const char *want)
@@ -607,6 +643,7 @@ int main(void)
     test_calibration();
     test_gemm_share();
     test_depthwise_share();
+    test_winograd_model();
     test_device_errors();
     remove_tree(temp_dir);
     return check_summary("test_profile");

@@ -101,6 +101,7 @@ typedef struct {
     double gemm_half;          /* sgemm dimension at half the rate             */
     int    dw_row_lanes;       /* floats per vector of the depthwise row loop  */
     double dw_taps_half;       /* depthwise kernel taps at half the rate       */
+    double eff_winograd;       /* Winograd products' share of eff_conv, 0: off */
 } cfg_device;
 
 /* profile: how operators are ranked by inefficiency. */

@@ -310,6 +310,15 @@ static const cfg_key_spec keys[] = {
             "convolution reaches half its rate: it keeps taps / (taps + `dw_taps_half`) of "
             "`eff_depthwise`, since every output pays its loads and stores whatever the "
             "taps (a 5x5 kernel runs at a higher FLOP rate than a 3x3). 0: none."},
+    {.section = "device", .key = "eff_winograd", .type = CFG_FLOAT,
+     AT_FLOAT(device.eff_winograd), .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1,
+     .fingerprinted = 1,
+     .doc = "Latency model: the engine computes 3x3 stride-1 convolutions of 16 channels or "
+            "more in and out by Winograd F(2x2,3x3) (pipeline/nn/nn_conv_wino.c): 16 "
+            "multiply-adds per 2x2 output tile and channel pair instead of 36, plus transforms "
+            "that FLOPs do not show. A value e > 0 counts such a convolution's FLOPs as its 16 "
+            "products' and runs them at e x `eff_conv`; 0: Winograd not modelled (FLOPs of the "
+            "direct convolution)."},
     {.section = "device", .key = "eff_conv", .type = CFG_FLOAT, AT_FLOAT(device.eff_class[0]),
      .def_float = 0, .bounds = MIN_MAX, .min = 0, .max = 1, .fingerprinted = 1,
      .doc = "Latency model: fraction of peak FLOP/s a dense or grouped k>1 convolution "

@@ -44,6 +44,8 @@ typedef struct {
     double gemm_half;            /* sgemm dimension at half the rate       */
     int    dw_row_lanes;         /* depthwise row vector width, 0: none    */
     double dw_taps_half;         /* depthwise taps at half the rate        */
+    double eff_winograd;         /* Winograd products' share of eff_conv,
+                                    0: Winograd not modelled             */
 } dev_model;
 
 /* One latency, milliseconds. A prediction has runs = repeats = 1 and

@@ -10,7 +10,9 @@
 /* x: log overhead, log eff[], log eff_bandwidth, log plane_ns,
  * log parallel_mflops (fitted only on devices of more than one core: with
  * one it changes nothing and keeps its starting value), log gemm_half,
- * log dw_taps_half. dw_row_lanes describes the kernels and is not fitted. */
+ * log dw_taps_half, log eff_winograd (fitted only when the device file
+ * models Winograd: eff_winograd > 0). dw_row_lanes describes the kernels
+ * and is not fitted. */
 enum {
     X_EFF = 1,
     X_BANDWIDTH = 1 + DEV_CLASS_COUNT,
@@ -18,6 +20,7 @@ enum {
     X_PARALLEL,
     X_GEMM,
     X_TAPS,
+    X_WINO,
     N_FACTORS
 };
 
@@ -38,6 +41,7 @@ static void apply(dev_model *m, const gsl_vector *x)
     if (m->cores > 1) m->parallel_mflops = exp(gsl_vector_get(x, X_PARALLEL));
     m->gemm_half = exp(gsl_vector_get(x, X_GEMM));
     m->dw_taps_half = exp(gsl_vector_get(x, X_TAPS));
+    if (m->eff_winograd > 0) m->eff_winograd = fmin(1.0, exp(gsl_vector_get(x, X_WINO)));
 }
 
 static double predict_sample(const dev_model *m, const dev_sample *s)
@@ -149,6 +153,7 @@ int dev_calibrate(dev_model *m, const dev_sample *samples, int count, dev_fit_re
                            log(start.cores > 1 ? start.parallel_mflops * overhead_scale[a] : 1.0));
             gsl_vector_set(x, X_GEMM, log(start.gemm_half * overhead_scale[(a + b) % 3]));
             gsl_vector_set(x, X_TAPS, log(start.dw_taps_half * overhead_scale[a]));
+            gsl_vector_set(x, X_WINO, start.eff_winograd > 0 ? fmin(0.0, log(start.eff_winograd)) : 0.0);
             double value = minimize_from(&p, x, &iterations);
             if (value < best) {
                 best = value;

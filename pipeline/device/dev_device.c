@@ -35,6 +35,7 @@ int dev_model_from_config(dev_model *m, const cfg_device *d)
     m->gemm_half = d->gemm_half;
     m->dw_row_lanes = d->dw_row_lanes;
     m->dw_taps_half = d->dw_taps_half;
+    m->eff_winograd = d->eff_winograd;
     int complete = m->cores > 0 && m->freq_ghz > 0 && m->simd_lanes > 0 && m->fma_units > 0 &&
                    m->dram_gbs > 0 && m->cache_gbs > 0 && m->eff_bandwidth > 0;
     for (int c = 0; c < DEV_CLASS_COUNT; c++) complete &= m->eff[c] > 0;
@@ -67,11 +68,12 @@ void dev_provenance_init(dev_provenance *p, const cfg_device *d, const dev_timin
                  "latency model: %d cores x %.3g GHz x %d lanes x 2 x %d FMA = %.4g GFLOP/s; "
                  "DRAM %.4g GB/s, cache %.4g KiB at %.4g GB/s, x%.3g; overhead %.4g us, "
                  "%.4g ns per plane, %.4g MFLOP for half the extra cores, sgemm half rate "
-                 "at %.4g; depthwise rows in %d lanes, half rate at %.4g taps; efficiency",
+                 "at %.4g; depthwise rows in %d lanes, half rate at %.4g taps; Winograd x%.3g; "
+                 "efficiency",
                  m->cores, m->freq_ghz, m->simd_lanes, m->fma_units, dev_model_peak_gflops(m),
                  m->dram_gbs, m->cache_kb, m->cache_gbs, m->eff_bandwidth, m->overhead_us,
                  m->plane_ns, m->parallel_mflops, m->gemm_half, m->dw_row_lanes,
-                 m->dw_taps_half);
+                 m->dw_taps_half, m->eff_winograd);
         for (int c = 0; c < DEV_CLASS_COUNT; c++) {
             size_t used = strlen(p->build);
             snprintf(p->build + used, sizeof p->build - used, " %s %.3g", dev_class_name(c),

@@ -13,8 +13,14 @@
  * classes; bw is the
  * cache bandwidth when the instruction's bytes (inputs, output and
  * parameters, ig_node_bytes) fit in the cache, else the DRAM bandwidth.
- * Input nodes cost nothing (the input is already in memory). */
+ * Input nodes cost nothing (the input is already in memory).
+ * With eff_winograd > 0 the model follows the engine's choice of Winograd
+ * F(2x2,3x3) for a 3x3 convolution (nn_conv2d_method): it counts the FLOPs
+ * of its 16 products, 16 multiply-adds per 2x2 output tile and channel pair
+ * instead of 36 per 4 pixels, on products of tiles x batch columns, at
+ * eff_winograd x eff_conv (the transforms' cost, which FLOPs do not show). */
 #include "dev.h"
+#include "nn_conv.h"
 #include "nn_gemm_skinny.h"
 #include "pl_err.h"
 
@@ -69,6 +75,21 @@ static int skinny_product(const ig_graph *g, int node, int batch)
            dev_node_class(g, node) == DEV_CLASS_POINTWISE;
 }
 
+/* Output tiles per image when m models Winograd and the engine computes
+ * node (a convolution) by Winograd F(2x2,3x3) at this batch, else 0. */
+static long winograd_tiles(const dev_model *m, const ig_graph *g, int node, int batch)
+{
+    const ig_node *nd = &g->nodes[node];
+    if (!(m->eff_winograd > 0) || nd->op != IG_OP_CONV2D) return 0;
+    const ig_shape *in = &g->nodes[nd->in[0]].shape;
+    const nn_conv_params p = {nd->attr[IG_A_KH], nd->attr[IG_A_KW], nd->attr[IG_A_SH],
+                              nd->attr[IG_A_SW], nd->attr[IG_A_PH], nd->attr[IG_A_PW],
+                              nd->attr[IG_A_GROUPS] > 0 ? nd->attr[IG_A_GROUPS] : 1};
+    if (strcmp(nn_conv2d_method(batch, in->c, in->h, in->w, nd->attr[IG_A_OC], &p), "winograd"))
+        return 0;
+    return (long)((nd->shape.h + 1) / 2) * ((nd->shape.w + 1) / 2);
+}
+
 /* The share of m's peak a convolution lowered to sgemm keeps (the other
  * classes' kernels are the engine's own and split small work over the
  * cores too):
@@ -94,6 +115,8 @@ static double gemm_share(const dev_model *m, const ig_graph *g, int node, int ba
         int taps = nd->op == IG_OP_PWCONV2D ? 1 : nd->attr[IG_A_KH] * nd->attr[IG_A_KW];
         double dims[3] = {(double)nd->shape.c / groups, (double)in->c / groups * taps,
                           (double)nd->shape.h * nd->shape.w * batch};
+        const long tiles = winograd_tiles(m, g, node, batch);
+        if (tiles > 0) dims[1] = in->c, dims[2] = (double)tiles * batch; /* each of 16 products */
         for (int i = 0; i < 3; i++) share *= dims[i] / (dims[i] + m->gemm_half);
     }
     return share;
@@ -136,9 +159,15 @@ double dev_predict_node_ms(const dev_model *m, const ig_graph *g, int node, int 
     PL_ASSERT(node >= 0 && node < g->n_nodes && batch >= 1);
     if (g->nodes[node].op == IG_OP_INPUT) return 0.0;
     double flops = ig_node_flops(g, node) * batch;
+    const long tiles = winograd_tiles(m, g, node, batch);
+    double eff = m->eff[dev_node_class(g, node)];
+    if (tiles > 0) { /* 16 products (OC, C) x (C, tiles x batch) */
+        flops = 2.0 * 16 * tiles * batch * (double)g->nodes[node].shape.c *
+                g->nodes[g->nodes[node].in[0]].shape.c;
+        eff *= m->eff_winograd;
+    }
     double bytes = ig_node_bytes(g, node, batch);
-    double peak = dev_model_peak_gflops(m) * 1e9 * rate_share(m, g, node, batch, flops) *
-                  m->eff[dev_node_class(g, node)];
+    double peak = dev_model_peak_gflops(m) * 1e9 * rate_share(m, g, node, batch, flops) * eff;
     int in_cache = m->cache_kb > 0 && bytes <= m->cache_kb * 1024.0;
     double bw = (in_cache ? m->cache_gbs : m->dram_gbs) * 1e9 * m->eff_bandwidth;
     double compute_s = peak > 0 ? flops / peak : 0.0;

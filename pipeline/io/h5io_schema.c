@@ -193,6 +193,7 @@ static const h5io_entry calibration_entries[] = {
     ATTR("/fit", "parallel_mflops", H5IO_T_F64),
     ATTR("/fit", "gemm_half", H5IO_T_F64),
     ATTR("/fit", "dw_taps_half", H5IO_T_F64),
+    ATTR("/fit", "eff_winograd", H5IO_T_F64),
     ATTR("/fit", "dw_row_lanes", H5IO_T_I64),
     ATTR("/fit", "rms_log_before", H5IO_T_F64),
     ATTR("/fit", "rms_log_after", H5IO_T_F64),

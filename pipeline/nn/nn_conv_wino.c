@@ -31,11 +31,12 @@
 #include <cblas.h>
 #include <string.h>
 
-#define WINO_FLOATS   (1 << 19) /* V plus M per band on large planes           */
-#define WINO_MAX_ROW  1024      /* padded input row, floats (2*tiles + 2)      */
-#define WINO_MIN_CH   16        /* input and output channels, at least         */
-#define WINO_MIN_COLS 64        /* tiles per call, at least (U's cost repaid)   */
-#define OMP_MIN_WORK  32768     /* floats below which a transform stays serial */
+#define WINO_FLOATS    (1 << 19) /* V plus M per band on large planes           */
+#define WINO_MAX_ROW   1024     /* padded input row, floats (2*tiles + 2)      */
+#define WINO_MIN_CH    16       /* input and output channels, at least         */
+#define WINO_MIN_PLANE 16       /* output pixels per plane, at least           */
+#define WINO_MIN_COLS  64       /* tiles per call, at least (U's cost repaid)   */
+#define OMP_MIN_WORK   32768    /* floats below which a transform stays serial */
 
 static int tiles_h(const nn_conv_plan *s) { return (s->OH + 1) / 2; }
 static int tiles_w(const nn_conv_plan *s) { return (s->OW + 1) / 2; }
@@ -51,7 +52,9 @@ int nn_conv_wino_band(const nn_conv_plan *s)
 int nn_conv_wino_fits(const nn_conv_plan *s)
 {
     if (s->KH != 3 || s->KW != 3 || s->SH != 1 || s->SW != 1 || s->G != 1) return 0;
-    if (s->PH > 2 || s->PW > 2 || s->OH < 2 || s->OW < 2) return 0;
+    /* planes under 4x4 outputs: too few tiles per image, and on 2x2 a
+     * product of one column per image (measured no faster than im2col) */
+    if (s->PH > 2 || s->PW > 2 || s->OH < 2 || s->OW < 2 || s->P < WINO_MIN_PLANE) return 0;
     if (s->Cg < WINO_MIN_CH || s->OCg < WINO_MIN_CH) return 0;
     if (2 * tiles_w(s) + 2 > WINO_MAX_ROW) return 0;
     /* the products must be wide enough to repay transforming U */
