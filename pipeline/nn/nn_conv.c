@@ -1,6 +1,9 @@
 /* nn_conv.c: fast 2-D convolution, forward and backward, and the choice
- * between its three paths (conv_plan):
+ * between its paths (conv_plan):
  * - depthwise (groups == C == OC): direct kernels in nn_conv_dw.c.
+ * - Winograd F(2x2,3x3) for 3x3 stride-1 convolutions of 16 channels and
+ *   more (nn_conv_wino.c, which says when): forward, input and weight
+ *   gradients; this file drives its units and workspace (wino_layout).
  * - pointwise (1x1, stride 1, no padding): sgemm straight on the NCHW input,
  *   no copy and no workspace: one per image, or one for the whole batch when
  *   the plane is a single pixel (then NCHW is an (N, C) matrix).
