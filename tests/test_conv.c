@@ -590,6 +590,8 @@ static void test_winograd(void)
         {8, 16, 5, 5, 16, {3, 3, 1, 1, 1, 1, 1}},    /* planes of 2.5 x 2.5 tiles */
         {1, 16, 100, 101, 16, {3, 3, 1, 1, 1, 1, 1}}, /* several bands            */
         {33, 24, 4, 4, 32, {3, 3, 1, 1, 1, 1, 1}},   /* several units per thread */
+        {2, 16, 20, 35, 18, {3, 3, 1, 1, 0, 0, 1}},  /* rows of 17 tiles, no padding */
+        {2, 18, 19, 40, 16, {3, 3, 1, 1, 2, 2, 1}},  /* rows of 21 tiles, padding 2 */
     };
     const int threads[] = {1, 2, 3};
     for (int t = 0; t < 4; t++) {
