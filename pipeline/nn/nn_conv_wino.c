@@ -23,7 +23,10 @@
  * planes, so that V and M stay about WINO_FLOATS floats). The plan's fields
  * (nn_conv_internal.h) say which; nn_conv.c drives units and slots. All
  * floats are summed in a fixed order: results do not depend on the thread
- * count. Portable C: gcc vectorizes the transforms across tiles. */
+ * count. The transforms take 16 tiles per AVX-512 vector: on planes of
+ * ROW_MIN_TILES tiles per row or more, tiles of one row (contiguous loads
+ * and permutes), else any 16 tiles (gathers and scatters); other builds,
+ * and the tests through nn_conv_wino_portable, run portable loops. */
 #include "nn_conv_internal.h"
 
 #include "pl_err.h"
@@ -52,8 +55,8 @@ int nn_conv_wino_band(const nn_conv_plan *s)
 int nn_conv_wino_fits(const nn_conv_plan *s)
 {
     if (s->KH != 3 || s->KW != 3 || s->SH != 1 || s->SW != 1 || s->G != 1) return 0;
-    /* planes under 4x4 outputs: too few tiles per image, and on 2x2 a
-     * product of one column per image (measured no faster than im2col) */
+    /* planes of fewer than 16 outputs: too few tiles per image, and on 2x2
+     * a product of one column per image (measured no faster than im2col) */
     if (s->PH > 2 || s->PW > 2 || s->OH < 2 || s->OW < 2 || s->P < WINO_MIN_PLANE) return 0;
     if (s->Cg < WINO_MIN_CH || s->OCg < WINO_MIN_CH) return 0;
     if (2 * tiles_w(s) + 2 > WINO_MAX_ROW) return 0;
