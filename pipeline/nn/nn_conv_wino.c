@@ -701,16 +701,17 @@ static void products(float *dst, int m, int n, int k, const float *a, int trans_
                      int ldb, float beta, int parallel)
 {
     const size_t da = (size_t)m * k, db = (size_t)k * n, dd = (size_t)m * n;
+    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+#define PRODUCT(xi)                                                                            \
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k, 1.0f, a + (xi) * da, k, b + (xi) * db, \
+                ldb, beta, dst + (xi) * dd, n)
     if (parallel) {
 #pragma omp parallel for schedule(static)
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                        1.0f, a + xi * da, k, b + xi * db, ldb, beta, dst + xi * dd, n);
+        for (int xi = 0; xi < 16; xi++) PRODUCT(xi);
     } else {
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                        1.0f, a + xi * da, k, b + xi * db, ldb, beta, dst + xi * dd, n);
+        for (int xi = 0; xi < 16; xi++) PRODUCT(xi);
     }
+#undef PRODUCT
 }
 
 void nn_conv_wino_unit(float *out, const float *inp, const float *U, const float *bias,
