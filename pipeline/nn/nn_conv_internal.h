@@ -85,7 +85,6 @@ void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, c
 int nn_conv_wino_fits(const nn_conv_plan *s);
 /* Nonzero: the portable transforms even where AVX-512 ones exist (tests). */
 extern int nn_conv_wino_portable;
-int nn_conv_wino_band(const nn_conv_plan *s);     /* tile rows per pass, one image */
 size_t nn_conv_wino_shared_floats(const nn_conv_plan *s); /* U: 16*OC*C        */
 size_t nn_conv_wino_slot_floats(const nn_conv_plan *s);   /* one unit's V and M */
 /* U (16, OC, C) = G w G^T of w (OC, C, 3, 3). */

@@ -44,7 +44,9 @@
 static int tiles_h(const nn_conv_plan *s) { return (s->OH + 1) / 2; }
 static int tiles_w(const nn_conv_plan *s) { return (s->OW + 1) / 2; }
 
-int nn_conv_wino_band(const nn_conv_plan *s)
+/* Tile rows per pass: all when images share the products, else a band of
+ * one image's of about WINO_FLOATS floats of V and M. */
+static int wino_band(const nn_conv_plan *s)
 {
     const int th = tiles_h(s);
     if (s->batch > 1) return th;
@@ -67,7 +69,7 @@ int nn_conv_wino_fits(const nn_conv_plan *s)
 /* Columns (tiles) of one unit's products. */
 static size_t unit_cols(const nn_conv_plan *s)
 {
-    return (size_t)s->batch * nn_conv_wino_band(s) * tiles_w(s);
+    return (size_t)s->batch * wino_band(s) * tiles_w(s);
 }
 
 size_t nn_conv_wino_shared_floats(const nn_conv_plan *s) { return 16 * (size_t)s->OCg * s->Cg; }
@@ -687,13 +689,6 @@ static void unit_images(int u, const nn_conv_plan *s, int *n0, int *nb)
     *nb = s->N - *n0 < s->batch ? s->N - *n0 : s->batch;
 }
 
-/* Tile rows per pass over a unit of nb images: all when images share the
- * products, a band of one image's otherwise. */
-static int pass_rows(int nb, const nn_conv_plan *s)
-{
-    return nb > 1 ? tiles_h(s) : nn_conv_wino_band(s);
-}
-
 /* The 16 products dst[xi] (m, n) = a[xi] (m, k) b[xi] (k, n) (+ dst when
  * beta = 1), in parallel over xi when `parallel` (each a one-thread sgemm
  * inside the team), in turn otherwise. */
@@ -721,7 +716,7 @@ void nn_conv_wino_unit(float *out, const float *inp, const float *U, const float
     const int parallel = s->slots == 1, th = tiles_h(s), TW = tiles_w(s);
     int n0, nb;
     unit_images(u, s, &n0, &nb);
-    const int band = pass_rows(nb, s);
+    const int band = wino_band(s);
     float *V = slot, *M = slot + 16 * (size_t)s->Cg * unit_cols(s);
     for (int ty0 = 0; ty0 < th; ty0 += band) {
         const int rows = th - ty0 < band ? th - ty0 : band;
@@ -740,7 +735,7 @@ void nn_conv_wino_dweight_unit(float *dU, const float *dout, const float *inp, i
     const int parallel = s->slots == 1, th = tiles_h(s), TW = tiles_w(s);
     int n0, nb;
     unit_images(u, s, &n0, &nb);
-    const int band = pass_rows(nb, s);
+    const int band = wino_band(s);
     float *V = slot, *dM = slot + 16 * (size_t)s->Cg * unit_cols(s);
     for (int ty0 = 0; ty0 < th; ty0 += band) {
         const int rows = th - ty0 < band ? th - ty0 : band;
