@@ -64,6 +64,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     memset(o, 0, sizeof *o);
     const cfg_search *c = &e->search;
     o->epsilon = c->epsilon;
+    o->finetune_slack = c->finetune_slack;
     o->operators = c->operators;
     o->population = c->population;
     o->generations = c->generations;
@@ -95,6 +96,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->recovery_threads = pl_threads_get();
     pl_threads_set(1);
     o->recovery_steps = c->recovery_steps;
+    o->recovery_rounds = c->recovery_rounds;
     o->recovery_lr = c->recovery_lr;
     o->recovery_min_drop = c->recovery_min_drop;
     o->recovery_distill_weight = c->recovery_distill_weight;
@@ -183,11 +185,13 @@ int main(int argc, char **argv)
         for (int s = 0; s < result.n_steps; s++) replaced += result.steps[s].replaced;
         printf("search: %s: %d of %d operators searched were replaced; operators' latency "
                "%.4g -> %.4g ms (%s on %s, %.2fx); validation accuracy %.2f%% baseline, "
-               "epsilon %.3g points; %ld evaluations, %ld cached\n",
+               "epsilon %.3g points (%.3g more of fine-tuning slack); %ld evaluations, "
+               "%ld cached\n",
                cfg->name, replaced, result.n_steps, result.base_latency_ms,
                result.final_latency_ms, latency.kind, cfg->device.name,
                result.final_latency_ms > 0 ? result.base_latency_ms / result.final_latency_ms : 0.0,
-               100 * result.base_accuracy, o.epsilon, result.evaluations, result.cache_hits);
+               100 * result.base_accuracy, o.epsilon, o.finetune_slack, result.evaluations,
+               result.cache_hits);
     }
     if (rc < 0) fprintf(stderr, "search: error: %s\n", pl_last_error());
     search_free(&result);

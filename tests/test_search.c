@@ -5,9 +5,11 @@
  * than the original on the predicted device, and recorded; every
  * generation's population is recorded; the adapted model is valid and its
  * accuracy is the last step's; the run is deterministic; with epsilon 0 no
- * candidate that changes a prediction can win. Stopped after every single
- * checkpoint and resumed each time, the search ends exactly as an
- * uninterrupted one; a checkpoint of another configuration is refused. */
+ * candidate that changes a prediction can win, and fine-tuning slack widens
+ * the constraint exactly as epsilon does. Recovery wins accuracy back, in
+ * rounds that are undone when they cost accuracy or diverge. Stopped after
+ * every single checkpoint and resumed each time, the search ends exactly as
+ * an uninterrupted one; a checkpoint of another configuration is refused. */
 #include "check.h"
 #include "models.h"
 #include "pl_err.h"
@@ -56,6 +58,7 @@ static void make_splits(ig_graph *g, const model_nodes *nodes, ds_experiment *x)
 static void recovery_options(search_options *o, int steps)
 {
     o->recovery_steps = steps;
+    o->recovery_rounds = 1;
     o->recovery_batch = 16;
     o->recovery_threads = 1;
     o->recovery_lr = 0.05;
@@ -99,19 +102,23 @@ static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *dat
     search_result r;
     double damaged = damaged_copy(g, nodes, data, &r);
     CHECK(damaged < 0.9, "the damage costs accuracy (%g)", damaged);
-    int rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
-    double recovered = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
-                                       data->val_labels, data->n_val);
-    CHECK(rc == PL_OK && recovered > damaged + 0.1, "recovery: accuracy %g -> %g (%s)", damaged,
-          recovered, rc < 0 ? pl_last_error() : "ok");
+    r.base_accuracy = 1.0;
+    double recovered = damaged;
+    int rounds = -1;
+    int rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &recovered, &rounds);
+    CHECK(rc == PL_OK && recovered > damaged + 0.1 && rounds == 1 &&
+              recovered == search_accuracy(r.model, r.input_node, r.logits_node,
+                                           data->val_images, data->val_labels, data->n_val),
+          "recovery: accuracy %g -> %g in %d rounds (%s)", damaged, recovered, rounds,
+          rc < 0 ? pl_last_error() : "ok");
     /* Distillation alone (weight 1: no label term) recovers as well. */
     search_free(&r);
     damaged_copy(g, nodes, data, &r);
+    r.base_accuracy = 1.0;
     o.recovery_distill_weight = 1.0;
     o.recovery_distill_temperature = 2.0;
-    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
-    double distilled = search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
-                                       data->val_labels, data->n_val);
+    double distilled = damaged;
+    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &distilled, &rounds);
     CHECK(rc == PL_OK && distilled > damaged + 0.1, "distilled recovery: accuracy %g -> %g (%s)",
           damaged, distilled, rc < 0 ? pl_last_error() : "ok");
     /* A teacher of another input shape is refused, naming both. */
@@ -123,25 +130,154 @@ static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *dat
     if (rc == PL_OK) rc = ig_graph_finalize(other);
     const ig_graph *teacher = data->teacher;
     data->teacher = other;
-    rc = rc == PL_OK ? search_recover(&r, data, &o, 1, "layer1.0.conv1") : rc;
+    double unused = 0;
+    rc = rc == PL_OK ? search_recover(&r, data, &o, 1, "layer1.0.conv1", &unused, &rounds) : rc;
     CHECK(rc == PL_ERR_SHAPE && strstr(pl_last_error(), "teacher takes (1,16,16)"),
           "mismatched teacher: rc %d: %s", rc, pl_last_error());
     data->teacher = teacher;
     ig_graph_free(other);
     o.recovery_distill_weight = 0;
-    /* A NaN in every training image: the loss is not finite at step 1;
-     * the model keeps its weights. */
+    /* A NaN in every training image: the loss is not finite at the first
+     * step, an error; the model keeps its weights. */
     ds_set *train = &data->train->train;
     for (int i = 0; i < train->n; i++) train->images[(size_t)i * SIZE * SIZE] = NAN;
     o.recovery_steps = 3;
     float before = r.model->param[0];
-    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1");
+    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &unused, &rounds);
     CHECK(rc == PL_ERR_NUMERIC && strstr(pl_last_error(), "layer1.0.conv1") &&
-              strstr(pl_last_error(), "not finite") && strstr(pl_last_error(), "step 1") &&
+              strstr(pl_last_error(), "not finite") && strstr(pl_last_error(), "first step") &&
               r.model->param[0] == before,
           "NaN loss: rc %d, param %g -> %g: %s", rc, before, r.model->param[0], pl_last_error());
     for (int i = 0; i < train->n; i++) train->images[(size_t)i * SIZE * SIZE] = 0.5f;
     search_free(&r);
+}
+
+/* Two classes a damaged model tells apart only in part, so accuracy can
+ * gain by degrees: image i is of class i % 2 and brighter when 1.
+ * images (n, 1, SIZE, SIZE), labels (n). */
+static void graded_images(float *images, int32_t *labels, int n)
+{
+    for (int i = 0; i < n; i++) {
+        labels[i] = i % 2;
+        for (int p = 0; p < SIZE * SIZE; p++)
+            images[(size_t)i * SIZE * SIZE + p] = 0.6f * lcg_uniform() + 0.4f * (float)(i % 2);
+    }
+}
+
+/* Recovery rounds are judged by the validation accuracy: a round that
+ * costs accuracy is undone to the bit; rounds go on while they gain, up to
+ * recovery_rounds, and stop once the baseline's accuracy is reached. */
+static void test_recover_rounds(ig_graph *g, const model_nodes *nodes, search_data *data)
+{
+    search_options o;
+    memset(&o, 0, sizeof o);
+    o.seed = 3;
+    recovery_options(&o, 4);
+    o.recovery_rounds = 3;
+    search_result r;
+    /* Training labels that contradict the validation labels (the model's
+     * own predictions, accuracy 1): the round costs accuracy and is undone. */
+    ds_set *train = &data->train->train;
+    int32_t *own = pl_xmalloc((size_t)train->n * sizeof *own);
+    memcpy(own, train->labels, (size_t)train->n * sizeof *own);
+    for (int i = 0; i < train->n; i++) train->labels[i] = (data->val_labels[0] + 1) % 10;
+    memset(&r, 0, sizeof r);
+    r.model = ig_graph_copy(g, -1, NULL);
+    r.input_node = nodes->input;
+    r.logits_node = nodes->logits;
+    r.base_accuracy = 2.0; /* never reached: only a loss of accuracy stops */
+    double acc = 1.0;
+    int rounds = -1;
+    int rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &acc, &rounds);
+    CHECK(rc == PL_OK && rounds == 1 && acc == 1.0 &&
+              memcmp(g->param, r.model->param, g->param_size * sizeof(float)) == 0 &&
+              memcmp(g->state, r.model->state, g->state_size * sizeof(float)) == 0,
+          "a harmful round is undone: rc %d, %d rounds, accuracy 1 -> %g", rc, rounds, acc);
+    CHECK(search_accuracy(r.model, r.input_node, r.logits_node, data->val_images,
+                          data->val_labels, data->n_val) == 1.0, "the undone model scores 1");
+    search_free(&r);
+    memcpy(train->labels, own, (size_t)train->n * sizeof *own);
+    pl_free(own);
+    /* A rate that makes the loss overflow after the first step: the round
+     * is undone with a note on stderr, not an error. */
+    memset(&r, 0, sizeof r);
+    r.model = ig_graph_copy(g, -1, NULL);
+    r.input_node = nodes->input;
+    r.logits_node = nodes->logits;
+    r.base_accuracy = 2.0;
+    o.recovery_lr = 1e30;
+    acc = 1.0;
+    char note[512] = "";
+    FILE *err = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    fflush(stderr);
+    dup2(fileno(err), STDERR_FILENO);
+    rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &acc, &rounds);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(err);
+    size_t got = fread(note, 1, sizeof note - 1, err);
+    note[got] = 0;
+    fclose(err);
+    CHECK(rc == PL_OK && rounds == 1 && acc == 1.0 && strstr(note, "not finite") &&
+              strstr(note, "round 1 is undone") &&
+              memcmp(g->param, r.model->param, g->param_size * sizeof(float)) == 0,
+          "a diverging round is undone: rc %d (%s), %d rounds, accuracy %g, note: %s", rc,
+          rc < 0 ? pl_last_error() : "ok", rounds, acc, note);
+    search_free(&r);
+    /* Graded classes: rounds run while they gain, the kept weights score
+     * what is returned, and a baseline reached stops them. */
+    ds_experiment graded;
+    make_splits(g, nodes, &graded);
+    graded_images(graded.train.images, graded.train.labels, graded.train.n);
+    float *val = pl_xmalloc((size_t)N_VAL * SIZE * SIZE * sizeof(float));
+    int32_t val_labels[N_VAL];
+    graded_images(val, val_labels, N_VAL);
+    search_data d = *data;
+    d.train = &graded;
+    d.val_images = val;
+    d.val_labels = val_labels;
+    o.recovery_steps = 10;
+    o.recovery_lr = 0.05;
+    o.recovery_rounds = 1;
+    double start = damaged_copy(g, nodes, &d, &r), one = start;
+    r.base_accuracy = 2.0;
+    rc = search_recover(&r, &d, &o, 1, "layer1.0.conv1", &one, &rounds);
+    CHECK(rc == PL_OK && rounds == 1 && one > start, "one round: rc %d, accuracy %g -> %g", rc,
+          start, one);
+    search_free(&r);
+    o.recovery_rounds = 6;
+    damaged_copy(g, nodes, &d, &r);
+    r.base_accuracy = 2.0;
+    double several = start;
+    rc = search_recover(&r, &d, &o, 1, "layer1.0.conv1", &several, &rounds);
+    double scored = search_accuracy(r.model, r.input_node, r.logits_node, d.val_images,
+                                    d.val_labels, d.n_val);
+    CHECK(rc == PL_OK && rounds >= 2 && several > one && several == scored,
+          "rounds: %d, accuracy %g after one, %g (scored %g) after them", rounds, one, several,
+          scored);
+    search_free(&r);
+    damaged_copy(g, nodes, &d, &r);
+    r.base_accuracy = one;
+    acc = start;
+    rc = search_recover(&r, &d, &o, 1, "layer1.0.conv1", &acc, &rounds);
+    CHECK(rc == PL_OK && rounds == 1 && acc == one, "baseline %g reached: %d rounds, accuracy %g",
+          one, rounds, acc);
+    search_free(&r);
+    pl_free(val);
+    ds_experiment_free(&graded);
+}
+
+/* Every recorded candidate's violation is its shortfall below min_accuracy. */
+static void check_violations(const search_result *r, double min_accuracy)
+{
+    int ok = r->n_records > 0;
+    for (int i = 0; i < r->n_records; i++) {
+        const search_record *c = &r->records[i];
+        ok &= fabs(c->violation - fmax(0.0, min_accuracy - c->accuracy)) < 1e-12;
+    }
+    CHECK(ok, "violations against %g over %d records", min_accuracy, r->n_records);
 }
 
 static void options(search_options *o, double epsilon)
@@ -192,6 +328,7 @@ int main(void)
     search_data data = {sample, N_SAMPLE, val, labels, N_VAL, &splits, g, nodes.input,
                         nodes.logits};
     test_recover(g, &nodes, &data);
+    test_recover_rounds(g, &nodes, &data);
     search_options o;
     options(&o, 20.0);
     search_result r, again;
@@ -334,8 +471,52 @@ int main(void)
         for (int s = 0; s < r.n_steps; s++)
             if (r.steps[s].replaced)
                 CHECK(r.steps[s].accuracy == 1.0, "epsilon 0 keeps every prediction");
+        check_violations(&r, 1.0);
         search_free(&r);
     }
+    /* Fine-tuning slack widens the constraint as epsilon would: epsilon 0
+     * with 20 points of slack searches exactly as epsilon 20. On images of
+     * varied patterns and scales the model predicts more than one class, so
+     * candidates score on both sides of the baseline's 1. */
+    float *varied = pl_xmalloc(N_VAL * SIZE * SIZE * sizeof(float));
+    for (int i = 0; i < N_VAL; i++)
+        for (int p = 0; p < SIZE * SIZE; p++)
+            varied[i * SIZE * SIZE + p] = (float)(i % 7) * (float)(p % (i % 5 + 2)) -
+                                          3.0f * (float)(i % 3) * val[i * SIZE * SIZE + p];
+    int32_t own_labels[N_VAL];
+    predict_labels(g, &nodes, varied, N_VAL, own_labels);
+    search_data varied_data = data;
+    varied_data.val_images = varied;
+    varied_data.val_labels = own_labels;
+    options(&o, 20.0);
+    o.operators = 1;
+    rc = search_run(g, nodes.input, nodes.logits, &varied_data, NULL, &o, &r);
+    o.epsilon = 0.0;
+    o.finetune_slack = 20.0;
+    if (rc == PL_OK)
+        rc = search_run(g, nodes.input, nodes.logits, &varied_data, NULL, &o, &again);
+    CHECK(rc == PL_OK, "search eps 20 and eps 0 + slack 20: %s", pl_last_error());
+    if (rc == PL_OK) {
+        int same = r.n_records == again.n_records && r.n_steps == again.n_steps;
+        for (int i = 0; same && i < r.n_records; i++)
+            same = r.records[i].accuracy == again.records[i].accuracy &&
+                   r.records[i].latency_ms == again.records[i].latency_ms &&
+                   r.records[i].violation == again.records[i].violation;
+        for (int s = 0; same && s < r.n_steps; s++)
+            same = r.steps[s].replaced == again.steps[s].replaced &&
+                   r.steps[s].latency_after_ms == again.steps[s].latency_after_ms;
+        CHECK(same, "slack 20 searches as epsilon 20 (%d and %d records)", r.n_records,
+              again.n_records);
+        int below = 0;
+        for (int i = 0; i < again.n_records; i++)
+            below += again.records[i].accuracy < again.base_accuracy;
+        CHECK(below > 0, "some candidate below the baseline (%g) is feasible under the slack",
+              again.base_accuracy);
+        check_violations(&again, again.base_accuracy - 0.2);
+        search_free(&r);
+        search_free(&again);
+    }
+    pl_free(varied);
     ds_experiment_free(&splits);
     pl_free(val);
     pl_free(sample);

@@ -127,6 +127,7 @@ typedef struct {
 /* search: the constrained multi-objective evolution. */
 typedef struct {
     double epsilon;          /* accuracy points the model may lose            */
+    double finetune_slack;   /* points beyond epsilon the search may spend     */
     int    operators;        /* replacements wanted                           */
     int    population, generations;
     double crossover_rate, scratch_share;
@@ -135,6 +136,7 @@ typedef struct {
     double min_share;        /* operators below this latency share end it     */
     int    validation_images;/* accuracy subset                               */
     int    recovery_steps;   /* SGD steps on the whole model after a replacement */
+    int    recovery_rounds;  /* at most this many runs of them, kept if they gain */
     double recovery_lr;      /* their starting learning rate (cosine to 0)      */
     double recovery_min_drop; /* points below the baseline that call for them; 0: always */
     double recovery_distill_weight, recovery_distill_temperature; /* from the baseline */

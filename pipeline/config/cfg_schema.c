@@ -418,7 +418,17 @@ static const cfg_key_spec keys[] = {
     {.section = "search", .key = "epsilon", .type = CFG_FLOAT, AT_FLOAT(search.epsilon),
      .def_float = 1.0, .bounds = MIN_MAX, .min = 0, .max = 100, .fingerprinted = 1,
      .doc = "Accuracy points (of 100) the model may lose: a candidate is feasible when the "
-            "validation accuracy with it in place is at least the baseline's minus this."},
+            "validation accuracy with it in place is at least the baseline's minus this "
+            "(and `finetune_slack`). The validate stage holds the fine-tuned model to it on "
+            "the test set."},
+    {.section = "search", .key = "finetune_slack", .type = CFG_FLOAT,
+     AT_FLOAT(search.finetune_slack), .def_float = 0.0, .bounds = MIN_MAX, .min = 0,
+     .max = 100, .fingerprinted = 1,
+     .doc = "Accuracy points beyond `epsilon` the search may spend, trusting the finetune "
+            "stage to win them back: candidates are held to epsilon + finetune_slack below "
+            "the baseline's validation accuracy, while validate still holds the fine-tuned "
+            "model to `epsilon` alone on the test set (a slack fine-tuning cannot repay "
+            "shows there). 0: the search holds itself to epsilon."},
     {.section = "search", .key = "operators", .type = CFG_INT, AT_INT(search.operators),
      .def_int = 10, .bounds = MIN_MAX, .min = 1, .max = 10000, .fingerprinted = 1,
      .doc = "Operators to replace (the paper: at least 10); the search stops earlier when "
@@ -467,6 +477,14 @@ static const cfg_key_spec keys[] = {
             "so the accuracy a replacement cost is won back and the next operator's "
             "candidates are held to epsilon against the baseline from a recovered model; "
             "0: none (every replacement spends from the same epsilon)."},
+    {.section = "search", .key = "recovery_rounds", .type = CFG_INT,
+     AT_INT(search.recovery_rounds), .def_int = 1, .bounds = MIN_MAX, .min = 1, .max = 100,
+     .fingerprinted = 1,
+     .doc = "Recovery runs in rounds of `recovery_steps` steps, each judged by the validation "
+            "accuracy: the model keeps the most accurate weights seen, its own before the "
+            "recovery included, so a round that costs accuracy is undone. Another round "
+            "follows one that gained, up to this many, until the accuracy is back at the "
+            "baseline's."},
     {.section = "search", .key = "recovery_min_drop", .type = CFG_FLOAT,
      AT_FLOAT(search.recovery_min_drop), .def_float = 0.0, .bounds = MIN_MAX, .min = 0,
      .max = 100, .fingerprinted = 1,

@@ -13,6 +13,8 @@
 /* Shorthands for table rows. */
 #define GROUP(p)            {(p), NULL, H5IO_GROUP, H5IO_T_NONE, 0, {H5IO_ANY}, 1}
 #define ATTR(p, name, t)    {(p), (name), H5IO_ATTRIBUTE, (t), 0, {H5IO_ANY}, 1}
+/* an optional attribute: added after files without it were written */
+#define ATTR_OPT(p, name, t) {(p), (name), H5IO_ATTRIBUTE, (t), 0, {H5IO_ANY}, 0}
 #define DSET1(p, t, d0)     {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 1}
 /* an optional dataset: added after files without it were written */
 #define DSET1_OPT(p, t, d0) {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 0}
@@ -314,6 +316,7 @@ static const h5io_entry search_entries[] = {
     ATTR("/summary", "base_latency_ms", H5IO_T_F64),
     ATTR("/summary", "final_latency_ms", H5IO_T_F64),
     ATTR("/summary", "epsilon", H5IO_T_F64),
+    ATTR_OPT("/summary", "finetune_slack", H5IO_T_F64),
     ATTR("/summary", "validation_images", H5IO_T_I64),
     ATTR("/summary", "evaluations", H5IO_T_I64),
     ATTR("/summary", "cache_hits", H5IO_T_I64),

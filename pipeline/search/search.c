@@ -247,7 +247,7 @@ static int prepare_step(search_state *st, const search_data *data, const search_
     x->logits_node = st->r->logits_node;
     x->data = data;
     x->o = o;
-    x->min_accuracy = st->r->base_accuracy - o->epsilon / 100.0;
+    x->min_accuracy = st->r->base_accuracy - (o->epsilon + o->finetune_slack) / 100.0;
     PL_TRY(gen_extract(st->r->model, st->target, &x->op));
     PL_TRY(search_prefix_build(st->r->model, x->input_node, x->logits_node, st->target,
                                data->val_images, data->n_val, PREFIX_MAX_BYTES, &x->prefix));
@@ -329,7 +329,7 @@ static int finish_step(search_state *st, const search_options *o)
     s->cache_hits = (int32_t)x->cache_hits;
     r->evaluations += x->evaluations;
     r->cache_hits += x->cache_hits;
-    int rc = PL_OK, recover = 0;
+    int rc = PL_OK, recover = 0, rounds = 0;
     if (s->replaced) {
         ig_graph *cg = NULL, *next = NULL;
         rc = gen_dag_build(&s->chosen, &x->op.boundary, &cg);
@@ -359,11 +359,9 @@ static int finish_step(search_state *st, const search_options *o)
                        r->base_accuracy - s->accuracy >= o->recovery_min_drop / 100.0 - 1e-9);
         if (rc == PL_OK && recover) {
             const double recovery_started = now_seconds();
-            rc = search_recover(r, x->data, o, st->replaced, s->name);
+            rc = search_recover(r, x->data, o, st->replaced, s->name, &s->accuracy_recovered,
+                                &rounds);
             s->recovery_seconds = now_seconds() - recovery_started;
-            s->accuracy_recovered = search_accuracy(r->model, r->input_node, r->logits_node,
-                                                    x->data->val_images, x->data->val_labels,
-                                                    x->data->n_val);
         }
         if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st->ms); /* re-profile */
     }
@@ -371,8 +369,9 @@ static int finish_step(search_state *st, const search_options *o)
     if (o->progress) fprintf(stderr, "\n");
     char recovered[64] = "";
     if (recover)
-        snprintf(recovered, sizeof recovered, " (%.2f%% after %.0f s of recovery)",
-                 100 * s->accuracy_recovered, s->recovery_seconds);
+        snprintf(recovered, sizeof recovered, " (%.2f%% after %d round%s, %.0f s, of recovery)",
+                 100 * s->accuracy_recovered, rounds, rounds == 1 ? "" : "s",
+                 s->recovery_seconds);
     else if (s->replaced && o->recovery_steps > 0)
         snprintf(recovered, sizeof recovered, " (no recovery: within %.3g points)",
                  o->recovery_min_drop);

@@ -26,6 +26,8 @@
 
 typedef struct {
     double          epsilon;        /* accuracy points                          */
+    double          finetune_slack; /* more points the search may spend (the
+                                       finetune stage is to win them back)    */
     int             operators;      /* replacements wanted                      */
     int             population, generations;
     double          crossover_rate; /* else mutation                            */
@@ -43,11 +45,12 @@ typedef struct {
     int             batch;          /* device batch                             */
     uint64_t        seed;
     int             threads;        /* candidates evaluated at once             */
-    /* Recovery after each replacement (search_recover): recovery_steps SGD
-     * steps (0: none) of recovery_batch training images with recovery_sgd,
-     * the rate falling from recovery_lr to 0 along a cosine, on
+    /* Recovery after each replacement (search_recover): up to
+     * recovery_rounds rounds (>= 1) of recovery_steps SGD steps (0: none)
+     * of recovery_batch training images with recovery_sgd, the rate
+     * falling from recovery_lr to 0 along a cosine in each round, on
      * recovery_threads threads. */
-    int             recovery_steps, recovery_batch, recovery_threads;
+    int             recovery_steps, recovery_rounds, recovery_batch, recovery_threads;
     double          recovery_lr;
     double          recovery_min_drop; /* accuracy points below the baseline
                                           that call for a recovery; 0: always */
@@ -151,11 +154,17 @@ void search_free(search_result *r);
 /* The recovery after replacement number step (named name, for messages):
  * trains r->model in place on data->train (distilling data->teacher when
  * o->recovery_distill_weight > 0), every parameter and the batch-norm
- * statistics, as search_options describes. Nothing happens when
- * o->recovery_steps is 0. Returns PL_OK or a negative status (a non-finite
- * loss names the step). */
+ * statistics, as search_options describes, in rounds judged by the
+ * validation accuracy on data: the model keeps the most accurate weights
+ * seen, its own included (a round that lowers the accuracy is undone).
+ * Rounds go on while they gain, up to o->recovery_rounds, until the
+ * accuracy reaches r->base_accuracy. *accuracy is the model's validation
+ * accuracy on entry and the kept weights' on return; *rounds the rounds
+ * run. Nothing happens when o->recovery_steps is 0. Returns PL_OK or a
+ * negative status (a non-finite loss names the step; the model keeps the
+ * best weights). */
 int search_recover(search_result *r, const search_data *data, const search_options *o,
-                   int step, const char *name);
+                   int step, const char *name, double *accuracy, int *rounds);
 
 /* Writes the gos.search artifact atomically (search_io.c): prov is the root
  * provenance (its schema is set here), latency the provenance of every

@@ -106,6 +106,8 @@ int search_write(const char *path, h5io_provenance *prov, const dev_provenance *
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/summary", "base_latency_ms", r->base_latency_ms);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/summary", "final_latency_ms", r->final_latency_ms);
     if (rc == PL_OK) rc = h5io_write_attr_f64(&w, "/summary", "epsilon", o->epsilon);
+    if (rc == PL_OK)
+        rc = h5io_write_attr_f64(&w, "/summary", "finetune_slack", o->finetune_slack);
     if (rc == PL_OK) rc = h5io_write_attr_i64(&w, "/summary", "validation_images", n_val);
     if (rc == PL_OK) rc = h5io_write_attr_i64(&w, "/summary", "evaluations", r->evaluations);
     if (rc == PL_OK) rc = h5io_write_attr_i64(&w, "/summary", "cache_hits", r->cache_hits);

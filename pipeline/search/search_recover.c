@@ -1,9 +1,10 @@
-/* search_recover.c: the recovery after a replacement (see search.h): a
- * short SGD run of the whole adapted model on training images, on the
- * labels or distilling the baseline, so the accuracy a replacement cost is
- * won back before the next operator's candidates are measured against the
- * baseline. Deterministic under the seed and the step index (with one
- * thread). */
+/* search_recover.c: the recovery after a replacement (see search.h):
+ * rounds of short SGD runs of the whole adapted model on training images,
+ * on the labels or distilling the baseline, so the accuracy a replacement
+ * cost is won back before the next operator's candidates are measured
+ * against the baseline. The validation accuracy judges every round: the
+ * model keeps the best weights seen, its own included. Deterministic under
+ * the seed and the step index (with one thread). */
 #include "search_internal.h"
 #include "distill.h"
 #include "lr_schedule.h"
@@ -13,13 +14,21 @@
 #include "pl_threads.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Trains g (with its loss node after logits_node) for o->recovery_steps
- * steps; teacher (may be NULL) distils. */
+ * steps, the rate restarting at o->recovery_lr; teacher (may be NULL)
+ * distils. Round r of a recovery reads the training stream from step
+ * r * o->recovery_steps on, so every round sees new batches. Returns PL_OK,
+ * DIVERGED when the loss stopped being finite after the recovery's first
+ * step (the round is to be undone), or a negative status: a loss not
+ * finite at the first step means the model or the data is broken. */
+enum { DIVERGED = 1 };
+
 static int train_steps(ig_graph *g, int input_node, int logits_node, int loss_node,
                        ds_experiment *data, distill *teacher, const search_options *o, int step,
-                       const char *name)
+                       int round, const char *name)
 {
     int batch = o->recovery_batch, n = data->train.n;
     if (n < batch)
@@ -35,21 +44,32 @@ static int train_steps(ig_graph *g, int input_node, int logits_node, int loss_no
     int32_t *labels = pl_xmalloc((size_t)batch * sizeof *labels);
     uint64_t seed = o->seed * 0x2545f4914f6cdd1dULL + (uint64_t)step + 1;
     int per_epoch = n / batch;
+    int64_t first = (int64_t)round * o->recovery_steps;
+    if (first % per_epoch) ds_epoch_order(order, n, seed, (int)(first / per_epoch));
     for (int s = 0; s < o->recovery_steps && rc == PL_OK; s++) {
-        int within = s % per_epoch;
-        if (within == 0) ds_epoch_order(order, n, seed, s / per_epoch);
+        int64_t at = first + s; /* in the step's training stream */
+        int within = (int)(at % per_epoch);
+        if (within == 0) ds_epoch_order(order, n, seed, (int)(at / per_epoch));
         ds_experiment_batch(data, &data->train, order + (size_t)within * batch, batch, 0, seed,
-                            s, ig_value(g, input_node), labels);
+                            at, ig_value(g, input_node), labels);
         ig_forward(g, labels);
         ig_zero_grad(g);
         float loss = g->loss;
         if (teacher)
             loss = distill_backward(teacher, g, input_node, logits_node, labels);
+        if (!isfinite(loss) && at > 0) {
+            fprintf(stderr, "search: recovery after %s: the training loss is not finite (%g) at "
+                    "step %lld: round %d is undone (a lower search.recovery_lr, %g, may "
+                    "recover more)\n", name, (double)loss, (long long)at + 1, round + 1,
+                    o->recovery_lr);
+            rc = DIVERGED;
+            break;
+        }
         if (!isfinite(loss)) {
             rc = pl_error(PL_ERR_NUMERIC, __FILE__, __LINE__, "search: recovery after %s: the "
-                          "training loss is not finite (%g) at step %d; lower "
-                          "search.recovery_lr (%g)", name, (double)loss, s + 1,
-                          o->recovery_lr);
+                          "training loss is not finite (%g) at its first step: the model "
+                          "with the replacement or the training images are broken", name,
+                          (double)loss);
             break;
         }
         if (!teacher) ig_backward(g, loss_node);
@@ -62,13 +82,15 @@ static int train_steps(ig_graph *g, int input_node, int logits_node, int loss_no
 }
 
 int search_recover(search_result *r, const search_data *data, const search_options *o,
-                   int step, const char *name)
+                   int step, const char *name, double *accuracy, int *rounds)
 {
+    *rounds = 0;
     if (o->recovery_steps <= 0 || !data->train) return PL_OK;
     int loss_node = -1;
     ig_graph *g = ig_graph_copy(r->model, r->logits_node, &loss_node);
     if (!g) return PL_ERR_INVAL; /* the message is recorded */
-    PL_ASSERT(g->param_size == r->model->param_size && g->state_size == r->model->state_size);
+    ig_graph *m = r->model;
+    PL_ASSERT(g->param_size == m->param_size && g->state_size == m->state_size);
     distill teacher = {0};
     int distilling = o->recovery_distill_weight > 0, rc = PL_OK;
     if (distilling) {
@@ -78,16 +100,42 @@ int search_recover(search_result *r, const search_data *data, const search_optio
                           o->recovery_distill_weight, o->recovery_distill_temperature,
                           "search: recovery");
     }
+    /* The best weights so far (the model's own at first) and their
+     * accuracy; the next round continues from them. */
+    float *best_param = pl_xmalloc(m->param_size * sizeof(float));
+    float *best_state = pl_xmalloc((m->state_size + 1) * sizeof(float));
+    memcpy(best_param, m->param, m->param_size * sizeof(float));
+    memcpy(best_state, m->state, m->state_size * sizeof(float));
+    double best = *accuracy;
     pl_threads_set(o->recovery_threads);
-    if (rc == PL_OK)
+    for (int round = 0; rc == PL_OK && round < o->recovery_rounds; round++) {
         rc = train_steps(g, r->input_node, r->logits_node, loss_node, data->train,
-                         distilling ? &teacher : NULL, o, step, name);
+                         distilling ? &teacher : NULL, o, step, round, name);
+        if (rc == DIVERGED) { /* undone below, and no round after it */
+            ++*rounds;
+            rc = PL_OK;
+            break;
+        }
+        if (rc != PL_OK) break;
+        memcpy(m->param, g->param, m->param_size * sizeof(float));
+        memcpy(m->state, g->state, m->state_size * sizeof(float));
+        double now = search_accuracy(m, r->input_node, r->logits_node, data->val_images,
+                                     data->val_labels, data->n_val);
+        ++*rounds;
+        if (now < best) break; /* undone below */
+        int gained = now > best;
+        best = now; /* kept (a tie too: more training behind it) */
+        memcpy(best_param, g->param, m->param_size * sizeof(float));
+        memcpy(best_state, g->state, m->state_size * sizeof(float));
+        if (!gained || best >= r->base_accuracy) break;
+    }
     pl_threads_set(1);
     distill_free(&teacher);
-    if (rc == PL_OK) {
-        memcpy(r->model->param, g->param, g->param_size * sizeof(float));
-        memcpy(r->model->state, g->state, g->state_size * sizeof(float));
-    }
+    memcpy(m->param, best_param, m->param_size * sizeof(float));
+    memcpy(m->state, best_state, m->state_size * sizeof(float));
+    *accuracy = best;
+    pl_free(best_param);
+    pl_free(best_state);
     ig_graph_free(g);
     return rc;
 }
