@@ -4,8 +4,8 @@
  * - "inceptionv3" at width 1.0, 299x299x3, 1000 classes has torchvision's
  *   parameter count without AuxLogits (23,834,568), the module output shapes
  *   of torchvision (Mixed_5b 256x35x35 .. Mixed_7c 2048x8x8, so 8x8 before
- *   the average pool), batch norm eps 0.001, the six-way concat of
- *   InceptionE; 75x75 is the least input it takes. Graphs are built only,
+ *   the average pool), batch norm eps 0.001, InceptionE's concat of four
+ *   branches, two of them ending in a concat of their own; 75x75 is the least input it takes. Graphs are built only,
  *   never planned, at this size.
  * - "inceptionv3_small" builds for 28x28 and 32x32 with 10 classes, reaches
  *   Mixed_7c at 5x5 and 6x6, and has the same parameters as the full model.
@@ -144,15 +144,25 @@ static void test_full_model(void)
     CHECK(fc == nodes.logits && ig_node_param_count(g, fc) == 2048u * 1000u + 1000u,
           "fc 2048 -> 1000 with bias");
 
-    /* InceptionE concatenates six tensors flat: 320 + 2x384 + 2x384 + 192. */
+    /* InceptionE concatenates four branches, 320 + 768 + 768 + 192, as
+     * torchvision nests it: each 3x3 branch concatenates its 1x3 and 3x1
+     * (384 each) inside its operator, so every branch has one output. */
     int cat = node_in_operator(g, "Mixed_7b.concat", IG_OP_CONCAT);
-    CHECK(cat >= 0 && g->nodes[cat].n_in == 6, "Mixed_7b.concat takes 6 inputs");
+    CHECK(cat >= 0 && g->nodes[cat].n_in == 4, "Mixed_7b.concat takes 4 inputs");
     if (cat >= 0) {
-        static const int want_c[6] = {320, 384, 384, 384, 384, 192};
-        for (int k = 0; k < g->nodes[cat].n_in && k < 6; k++)
+        static const int want_c[4] = {320, 768, 768, 192};
+        for (int k = 0; k < g->nodes[cat].n_in && k < 4; k++)
             CHECK(g->nodes[g->nodes[cat].in[k]].shape.c == want_c[k],
                   "Mixed_7b.concat input %d: %d channels, want %d", k,
                   g->nodes[g->nodes[cat].in[k]].shape.c, want_c[k]);
+    }
+    static const char *const side_by_side[2] = {"Mixed_7b.branch3x3", "Mixed_7b.branch3x3dbl"};
+    for (int k = 0; k < 2; k++) {
+        int pair = node_in_operator(g, side_by_side[k], IG_OP_CONCAT);
+        CHECK(pair >= 0 && g->nodes[pair].n_in == 2 &&
+                  g->nodes[g->nodes[pair].in[0]].shape.c == 384 &&
+                  g->nodes[g->nodes[pair].in[1]].shape.c == 384,
+              "%s ends in the concat of its 1x3 and 3x1", side_by_side[k]);
     }
     /* The 1x7 of InceptionC: kernel (1,7), padding (0,3). */
     int id = ig_operator_find(g, "Mixed_6b.branch7x7");

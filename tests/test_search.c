@@ -269,6 +269,28 @@ static void test_recover_rounds(ig_graph *g, const model_nodes *nodes, search_da
     ds_experiment_free(&graded);
 }
 
+/* Candidates no faster than (1 - min_gain) times their operator's original
+ * latency cannot replace it, so they are neither fitted nor scored
+ * (accuracy 0, fit error NaN); faster ones are. Records at exactly the
+ * original's latency may be the original itself, always scored: skipped. */
+static void check_unscored(const search_result *r, double min_gain)
+{
+    int slow = 0, fast = 0, ok = 1;
+    for (int i = 0; i < r->n_records; i++) {
+        const search_record *c = &r->records[i];
+        double original = r->steps[c->step].latency_before_ms;
+        if (c->latency_ms == original) continue;
+        if (c->latency_ms >= (1.0 - min_gain) * original) {
+            slow++;
+            ok &= c->accuracy == 0.0 && isnan(c->fit_error) && c->violation > 0;
+        } else {
+            fast++;
+            ok &= !isnan(c->fit_error);
+        }
+    }
+    CHECK(ok && slow > 0 && fast > 0, "slow candidates unscored (%d slow, %d fast)", slow, fast);
+}
+
 /* Every recorded candidate's violation is its shortfall below min_accuracy. */
 static void check_violations(const search_result *r, double min_accuracy)
 {
@@ -355,6 +377,7 @@ int main(void)
         CHECK(r.final_latency_ms <= r.base_latency_ms, "latency %g -> %g ms", r.base_latency_ms,
               r.final_latency_ms);
         CHECK(r.model->n_operators == g->n_operators, "operators kept");
+        check_unscored(&r, o.min_gain);
         rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &again);
         int same = rc == PL_OK && again.n_records == r.n_records &&
                    again.final_latency_ms == r.final_latency_ms;

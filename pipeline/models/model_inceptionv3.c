@@ -28,10 +28,9 @@
  * per branch of each Inception module ("Mixed_5b.branch1x1",
  * "Mixed_5b.branch5x5", "Mixed_5b.branch3x3dbl", "Mixed_5b.branch_pool", ...),
  * the module's concatenation ("Mixed_5b.concat"), and "classifier".
- * InceptionE's 3x3 branches end in a 1x3 and a 3x1 conv side by side; those
- * branch operators have two outputs, and the module's concat takes all six
- * tensors at once (branch1x1, 3x3 1x3, 3x3 3x1, 3x3dbl 1x3, 3x3dbl 3x1, pool),
- * which is torchvision's nested concatenation in the same channel order.
+ * InceptionE's 3x3 branches end in a 1x3 and a 3x1 conv side by side,
+ * concatenated inside the branch operator as torchvision nests it, so every
+ * branch has one output (the search replaces single-output operators).
  *
  * Two builders:
  * - "inceptionv3": the network above, for 299x299 inputs; smaller inputs
@@ -260,9 +259,20 @@ static int inception_d(const inception_ctx *ctx, int x)
     return module_concat(ctx, b, 3);
 }
 
+/* InceptionE's pair of a 1x3 and a 3x1 conv (oc each) side by side on x,
+ * concatenated (2 * oc channels): the end of its 3x3 branches. */
+static int side_by_side(const inception_ctx *ctx, int x, int oc)
+{
+    int pair[2];
+    if (x < 0) return x;
+    pair[0] = conv_1xn(ctx, x, oc, 3);
+    pair[1] = pair[0] < 0 ? pair[0] : conv_nx1(ctx, x, oc, 3);
+    return pair[1] < 0 ? pair[1] : ig_concat(ctx->g, pair, 2);
+}
+
 /* InceptionE (expanded filter bank): 1x1 (320) | 1x1 (384) -> [1x3 (384),
  * 3x1 (384)] | 1x1 (448) -> 3x3 (384) -> [1x3 (384), 3x1 (384)] | avgpool ->
- * 1x1 (192); the six tensors are concatenated in that order. */
+ * 1x1 (192); the four branches are concatenated in that order. */
 static int inception_e(const inception_ctx *ctx, int x)
 {
     int b[6];
@@ -273,21 +283,19 @@ static int inception_e(const inception_ctx *ctx, int x)
 
     PL_TRY(part_begin(ctx, "branch3x3"));
     int stem3x3 = conv_1x1(ctx, x, 384);
-    b[1] = conv_1xn(ctx, stem3x3, 384, 3);
-    b[2] = b[1] < 0 ? b[1] : conv_nx1(ctx, stem3x3, 384, 3);
+    b[1] = side_by_side(ctx, stem3x3, 384);
     ig_operator_end(ctx->g);
-    PL_TRY(b[2]);
+    PL_TRY(b[1]);
 
     PL_TRY(part_begin(ctx, "branch3x3dbl"));
     int stem3x3dbl = conv_1x1(ctx, x, 448);
     stem3x3dbl = conv_k(ctx, stem3x3dbl, 384, 3, 1, 1);
-    b[3] = conv_1xn(ctx, stem3x3dbl, 384, 3);
-    b[4] = b[3] < 0 ? b[3] : conv_nx1(ctx, stem3x3dbl, 384, 3);
+    b[2] = side_by_side(ctx, stem3x3dbl, 384);
     ig_operator_end(ctx->g);
-    PL_TRY(b[4]);
+    PL_TRY(b[2]);
 
-    PL_TRY(b[5] = avgpool_branch(ctx, x, 192));
-    return module_concat(ctx, b, 6);
+    PL_TRY(b[3] = avgpool_branch(ctx, x, 192));
+    return module_concat(ctx, b, 4);
 }
 
 /* Mixed_5b .. Mixed_7c and the classifier, after the stem's output h. */

@@ -249,6 +249,7 @@ static int prepare_step(search_state *st, const search_data *data, const search_
     x->o = o;
     x->min_accuracy = st->r->base_accuracy - (o->epsilon + o->finetune_slack) / 100.0;
     PL_TRY(gen_extract(st->r->model, st->target, &x->op));
+    PL_TRY(search_latency_bar(x));
     PL_TRY(search_prefix_build(st->r->model, x->input_node, x->logits_node, st->target,
                                data->val_images, data->n_val, PREFIX_MAX_BYTES, &x->prefix));
     return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,

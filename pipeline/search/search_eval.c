@@ -77,13 +77,32 @@ int search_operator_latencies(ig_graph *g, const search_options *o, double *ms)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
+/* 1 when c cannot replace the operator however accurate it is: no faster
+ * than x->max_latency_ms, and not the original (whose accuracy every step
+ * records). */
+static int cannot_win(const eval_ctx *x, const search_cand *c)
+{
+    return c->latency_ms >= x->max_latency_ms && c->struct_hash != x->original_hash;
+}
+
 /* Fits c (built and initialised from its structural hash), splices it into
- * the model and measures the validation accuracy; the latency is filled in
- * by the caller. Single-threaded kernels; safe to run in parallel. */
+ * the model and measures the validation accuracy; on a measured device the
+ * caller has filled in the latency. A candidate that cannot win is neither
+ * fitted nor scored: accuracy 0 (the whole constraint violated), fit error
+ * NaN. Single-threaded kernels; safe to run in parallel. */
 static int evaluate_one(const eval_ctx *x, search_cand *c)
 {
     ig_graph *cg = NULL, *spliced = NULL;
     PL_TRY(gen_dag_build(&c->dag, &x->op.boundary, &cg));
+    c->params = (int64_t)ig_graph_param_count(cg);
+    if (x->o->device_kind == DEV_PREDICTED)
+        c->latency_ms = graphgen_latency_ms(&x->o->latency_model, cg, &c->dag, x->o->batch);
+    if (cannot_win(x, c)) {
+        c->accuracy = 0.0;
+        c->fit_error = NAN;
+        ig_graph_free(cg);
+        return PL_OK;
+    }
     uint64_t init = x->o->seed ^ c->struct_hash;
     ig_graph_init_params(cg, init);
     gen_fit_options fo = x->o->fit;
@@ -91,9 +110,6 @@ static int evaluate_one(const eval_ctx *x, search_cand *c)
     gen_fit_result fr;
     int rc = gen_fit(cg, &c->dag, &x->acts, 0, &fo, &fr);
     c->fit_error = rc == PL_OK ? fr.error : INFINITY;
-    c->params = (int64_t)ig_graph_param_count(cg);
-    if (x->o->device_kind == DEV_PREDICTED)
-        c->latency_ms = graphgen_latency_ms(&x->o->latency_model, cg, &c->dag, x->o->batch);
     int *map = pl_xmalloc((size_t)x->model->n_nodes * sizeof(int));
     if (rc == PL_OK) rc = gen_splice(x->model, &x->op, &c->dag, cg, &spliced, map);
     for (int k = 0; rc == PL_OK && k < x->prefix.n_live; k++) /* the prefix's premise */
@@ -148,6 +164,26 @@ static void measure_latency(const eval_ctx *x, search_cand *c)
         lat_cache_put(x->o->latency_cache, &key, c->latency_ms);
 }
 
+int search_latency_bar(eval_ctx *x)
+{
+    search_cand original;
+    memset(&original, 0, sizeof original);
+    original.dag = x->op.dag;
+    gen_canonicalize(&original.dag);
+    original.struct_hash = x->original_hash = gen_struct_hash(&original.dag);
+    if (x->o->device_kind == DEV_PREDICTED) {
+        ig_graph *cg = NULL;
+        PL_TRY(gen_dag_build(&original.dag, &x->op.boundary, &cg));
+        original.latency_ms =
+            graphgen_latency_ms(&x->o->latency_model, cg, &original.dag, x->o->batch);
+        ig_graph_free(cg);
+    } else {
+        measure_latency(x, &original);
+    }
+    x->max_latency_ms = (1.0 - x->o->min_gain) * original.latency_ms;
+    return PL_OK;
+}
+
 static const search_cand *cache_find(const eval_ctx *x, uint64_t func_hash)
 {
     for (int i = 0; i < x->n_cache; i++)
@@ -188,10 +224,10 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
         fresh[n_fresh++] = i;
     }
     int failed = 0;
+    if (x->o->device_kind != DEV_PREDICTED) /* timed first, one at a time */
+        for (int t = 0; t < n_fresh; t++) measure_latency(x, &cands[fresh[t]]);
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(x->o->threads)
     for (int t = 0; t < n_fresh; t++) failed |= evaluate_one(x, &cands[fresh[t]]) < 0;
-    if (x->o->device_kind != DEV_PREDICTED)
-        for (int t = 0; t < n_fresh; t++) measure_latency(x, &cands[fresh[t]]);
     x->evaluations += n_fresh;
     for (int t = 0; t < n_fresh; t++) search_cache_add(x, &cands[fresh[t]]);
     for (int i = 0; i < n; i++) {

@@ -38,6 +38,10 @@ typedef struct {
     search_prefix         prefix;       /* the model below it, on the validation
                                            images                             */
     double                min_accuracy; /* base - epsilon, 0..1                 */
+    uint64_t              original_hash;/* the operator's own structural hash  */
+    double                max_latency_ms; /* candidates this slow or slower (the
+                                           original excepted) cannot replace it:
+                                           not fitted or scored (search_eval.c) */
     search_cand          *cache;        /* evaluated, one per functional hash   */
     int                   n_cache, cap_cache;
     long                  evaluations, cache_hits;
@@ -68,6 +72,9 @@ typedef struct {
 gsl_rng *search_stream(uint64_t seed, int purpose, int step);
 int search_operator_latencies(ig_graph *g, const search_options *o, double *ms);
 int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n);
+/* Sets x->original_hash and x->max_latency_ms from the latency of the
+ * original operator (x->op) on the device: (1 - o->min_gain) times it. */
+int search_latency_bar(eval_ctx *x);
 void search_cache_add(eval_ctx *x, const search_cand *c);
 
 /* search_prefix.c: builds p for the operator operator_id of model (runs
