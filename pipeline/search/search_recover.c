@@ -100,42 +100,32 @@ int search_recover(search_result *r, const search_data *data, const search_optio
                           o->recovery_distill_weight, o->recovery_distill_temperature,
                           "search: recovery");
     }
-    /* The best weights so far (the model's own at first) and their
-     * accuracy; the next round continues from them. */
-    float *best_param = pl_xmalloc(m->param_size * sizeof(float));
-    float *best_state = pl_xmalloc((m->state_size + 1) * sizeof(float));
-    memcpy(best_param, m->param, m->param_size * sizeof(float));
-    memcpy(best_state, m->state, m->state_size * sizeof(float));
+    /* r->model holds the best weights so far (its own at first), scoring
+     * best; g trains on from them and replaces them only when it scores at
+     * least as well, so an undone round needs nothing restored. */
     double best = *accuracy;
     pl_threads_set(o->recovery_threads);
     for (int round = 0; rc == PL_OK && round < o->recovery_rounds; round++) {
         rc = train_steps(g, r->input_node, r->logits_node, loss_node, data->train,
                          distilling ? &teacher : NULL, o, step, round, name);
-        if (rc == DIVERGED) { /* undone below, and no round after it */
-            ++*rounds;
+        if (rc != PL_OK && rc != DIVERGED) break;
+        ++*rounds;
+        if (rc == DIVERGED) { /* undone, and no round after it */
             rc = PL_OK;
             break;
         }
-        if (rc != PL_OK) break;
-        memcpy(m->param, g->param, m->param_size * sizeof(float));
-        memcpy(m->state, g->state, m->state_size * sizeof(float));
-        double now = search_accuracy(m, r->input_node, r->logits_node, data->val_images,
+        double now = search_accuracy(g, r->input_node, r->logits_node, data->val_images,
                                      data->val_labels, data->n_val);
-        ++*rounds;
-        if (now < best) break; /* undone below */
+        if (now < best) break; /* undone */
         int gained = now > best;
         best = now; /* kept (a tie too: more training behind it) */
-        memcpy(best_param, g->param, m->param_size * sizeof(float));
-        memcpy(best_state, g->state, m->state_size * sizeof(float));
+        memcpy(m->param, g->param, m->param_size * sizeof(float));
+        memcpy(m->state, g->state, m->state_size * sizeof(float));
         if (!gained || best >= r->base_accuracy) break;
     }
     pl_threads_set(1);
     distill_free(&teacher);
-    memcpy(m->param, best_param, m->param_size * sizeof(float));
-    memcpy(m->state, best_state, m->state_size * sizeof(float));
     *accuracy = best;
-    pl_free(best_param);
-    pl_free(best_state);
     ig_graph_free(g);
     return rc;
 }
