@@ -4,8 +4,11 @@
 #   make experiment=NAME   install missing Debian packages, build, and run the
 #                   stale stages of experiments/NAME.cfg into results/NAME/
 #   make sweep sweep=NAME  the same for every variant of experiments/sweeps/NAME.cfg
-#   make tables     tables (results/tables/) and plots (results/plots/) of every
-#                   experiment under results/
+#   make tables     tables (results/tables/: the models, sparsity and
+#                   replacements tables and one per sweep) and plots
+#                   (results/plots/) of every experiment under results/
+#                   (TABLES_ONLY="A B": of those and the sweep variants)
+#   make paper      the paper's grid, both sweeps, then the tables of those
 #   make            build everything into build/ (build/san/ with SAN=1)
 #   make check      install missing Debian packages, build, run every test
 #   make bench      run the kernel benchmarks (prints GFLOP/s and ratios)
@@ -201,12 +204,15 @@ paper:
 	  $(MAKE) --no-print-directory experiment=$$e || exit 1; done
 	@$(MAKE) --no-print-directory sweep sweep=epsilon
 	@$(MAKE) --no-print-directory sweep sweep=isets
-	@$(MAKE) --no-print-directory tables
+	@$(MAKE) --no-print-directory tables TABLES_ONLY="$(PAPER_EXPERIMENTS)"
 
+# TABLES_ONLY names the experiments the tables cover (with every sweep
+# variant); empty: every folder under $(RESULTS).
+TABLES_ONLY ?=
 tables: deps
 	@scripts/install-deps.sh --plots || echo "tables: gnuplot-nox not installed: tables only"
 	@$(MAKE) --no-print-directory $(BUILD)/report
-	@$(BUILD)/report $(RESULTS)
+	@$(BUILD)/report $(RESULTS) $(TABLES_ONLY)
 
 # ---- cross build for aarch64 -------------------------------------------------
 # `make cross` builds $(BUILD)/aarch64/gos_bench_graph for a 64-bit ARM device

@@ -4,6 +4,7 @@
 #
 #   run-stage.sh --build DIR --store DIR --cfg FILE --stage NAME
 #                --fingerprint FP --out ARTIFACT [--input ARTIFACT]...
+#                [--later ARTIFACT]...
 #
 # The key of a result is a hash of: the stage's config fingerprint (FP), the
 # stage program's code key (BUILD/<stage>.code, written at link time by
@@ -14,10 +15,13 @@
 # otherwise the stage writes it there (atomically). ARTIFACT becomes a hard
 # link to it and ARTIFACT.key records the key. A lock per key makes
 # concurrent runs (make -j, sweeps) wait for each other instead of computing
-# the same result twice.
+# the same result twice. ARTIFACT and the --later ones (the artifacts made
+# from it) are removed first: a stage that fails leaves its artifact and
+# those after it absent, never an older run's to be reported as current.
 set -eu
 
 inputs=""
+later=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) build=$2; shift 2 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
         --fingerprint) fp=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --input) inputs="$inputs $2"; shift 2 ;;
+        --later) later="$later $2"; shift 2 ;;
         *) echo "run-stage.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -46,6 +51,7 @@ mkdir -p "$store" "$(dirname "$out")"
 stored="$store/$stage-$key.h5"
 exec 9>"$store/$stage-$key.lock"
 flock 9
+for stale in "$out" $later; do rm -f "$stale" "$stale.key"; done
 # Stages that train or fit keep OpenMP's idle threads asleep instead of
 # spinning: on a shared machine a spinning thread waiting for a descheduled
 # one turns every parallel region into a time slice (training ran 3x slower).

@@ -1,7 +1,11 @@
 /* report.c: the tables and plots of every experiment in a results folder
  * (`make tables`, issue 8).
  *
- *   build/report [RESULTS]        (default: results)
+ *   build/report [RESULTS [EXPERIMENT...]]   (default: results, all)
+ *
+ * Named experiments: the tables and plots cover those and the sweep
+ * variants alone (`make paper` names its grid, so other experiments left in
+ * RESULTS, e.g. quickstart, stay out of the grid's average and minimum).
  *
  * Reads RESULTS/NAME/{validate,search,graphs}.h5 of every experiment folder
  * (not store, tables, plots), any of which may be missing (noted), and writes
@@ -21,27 +25,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: report [RESULTS]\n"
+    fprintf(out, "usage: report [RESULTS [EXPERIMENT...]]\n"
                  "Writes RESULTS/tables/{models,sparsity,replacements}.{md,csv,tex},\n"
                  "RESULTS/tables/sweep_SWEEP.{md,csv,tex} for the sweep variants (folders\n"
                  "SWEEP@VARIANT) and, with gnuplot (or $GOS_GNUPLOT; GOS_GNUPLOT=none skips),\n"
                  "RESULTS/plots/*.png from every RESULTS/NAME/{validate,search,graphs}.h5.\n"
-                 "RESULTS defaults to results.\n");
+                 "RESULTS defaults to results. Named experiments: only those and the sweep\n"
+                 "variants.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;
     }
-    const char *results = argc == 2 ? argv[1] : "results";
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-') {
+            usage(stderr);
+            return 2;
+        }
+    const char *results = argc >= 2 ? argv[1] : "results";
     rp_results r;
     int rc = rp_scan(results, stderr, &r);
+    if (rc == PL_OK && argc > 2) rp_results_keep(&r, argv + 2, argc - 2, stderr);
     size_t n = strlen(results) + 16;
     char *tables = pl_xmalloc(n), *plots = pl_xmalloc(n);
     snprintf(tables, n, "%s/tables", results);

@@ -250,6 +250,10 @@ static void test_errors(void)
                  "%D/nesterov.cfg:6: train.nesterov: Nesterov momentum needs train.momentum > 0");
     EXPECT_ERROR("warmup.cfg", MODEL_DATA "train = { epochs = 2; warmup_epochs = 2; };\n",
                  PL_ERR_CONFIG, "%D/warmup.cfg:3: train.warmup_epochs: must be < train.epochs (2) (got 2)");
+    EXPECT_ERROR("ft_min_lr.cfg",
+                 MODEL_DATA "train = { epochs = 2; };\nfinetune = { lr = 0.01; min_lr = 0.02; };\n",
+                 PL_ERR_CONFIG, "%D/ft_min_lr.cfg:4: finetune.min_lr: must be <= finetune.lr "
+                 "(0.01) with the cosine schedule (got 0.02)");
     /* CIFAR-10 has no standard place: at data.path's line, else the data group's. */
     EXPECT_ERROR("cifar_no_path.cfg", "model = { name = \"convnet\"; };\ntrain = { epochs = 1; };\n"
                  "data = { name = \"cifar10\"; };\n", PL_ERR_CONFIG,

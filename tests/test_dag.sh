@@ -8,7 +8,8 @@
 #   (no baseline is trained twice), also when both run at once; a sweep
 #   variant that changes nothing of train reuses it, one that changes
 #   train.lr trains; a config error names the file and line; a stage that
-#   fails leaves no artifact.
+#   fails leaves no artifact, and on rerun removes the earlier run's
+#   artifacts of it and of every stage after it.
 # Run from the repository root (make check sets GOS_BUILD, the build folder,
 # and GOS_MAKE_ARGS, e.g. SAN=1). Prints "test_dag: N passed, N failed".
 set -u
@@ -153,5 +154,13 @@ check "a failing stage fails the run" test $? -ne 0
 check "the stage's error names the missing file" grep -q "train-images-idx3-ubyte.gz" "$tmp/out"
 check "a failing stage leaves no artifact" test ! -e "results/${tag}_nodata/baseline.h5"
 check "nor anything in the store" sh -c "! ls $store/*.h5 2>/dev/null | xargs -r -n1 $build/check_artifact 2>&1 | grep -v ': ok'"
+# The same failure in an experiment that has run before: its old artifacts
+# go, the failed stage's and those made from it, so none is reported as
+# the current result.
+check "the experiment has its artifacts" sh -c "cd results/$tag && test -e baseline.h5 -a -e search.h5 -a -e validate.h5"
+write_exp "$exp" 0.1 "overrides = { data = { path = \"$tmp/nodata\"; }; };"
+run "$tag"
+check "a stage failing on rerun fails the run" test $? -ne 0
+check "and leaves neither its artifact nor a later stage's" sh -c "cd results/$tag && for a in baseline profile graphs search adapted validate; do test ! -e \$a.h5 -a ! -e \$a.h5.key || exit 1; done"
 
 check_summary

@@ -16,8 +16,11 @@
 #   from experiments/sweeps/) are run into the same results folder and store
 #   (the baseline is shared): they are rows of sweep_gos_test_sweep_PID.
 #   {md,csv,tex} with a search.epsilon column, not of the models table,
-#   which says they are left out and still holds tiny; a sweep whose variants
-#   have no validate.h5 gets no table, with a note.
+#   which says they are left out and still holds tiny; the variants' graphs.h5
+#   (tiny's own, one stored artifact) is one set of rows in the sparsity
+#   table, with a note; a sweep whose variants have no validate.h5 gets no
+#   table, with a note. Named experiments (`report RESULTS NAME...`): the
+#   tables hold those and the sweep variants, the rest listed as left out.
 # Run from the repository root (make check sets GOS_BUILD, the build folder,
 # and GOS_MAKE_ARGS, e.g. SAN=1). Prints "test_report: N passed, N failed".
 set -u
@@ -81,6 +84,7 @@ cp "$t/replacements.csv" "$tmp/out"
 check "replacements.csv has one row per searched operator ($steps)" test "$(grep -c '^tiny,' "$t/replacements.csv")" = "$steps"
 check "replacements.csv's latency columns say measured" grep -q '^experiment,operator,latency_kind,replaced,latency_before_ms_measured,latency_after_ms_measured,' "$t/replacements.csv"
 check "the chosen DAGs read like conv2d(3x3,s1)>..." grep -q '| conv2d([0-9]x[0-9],s[0-9])>' "$t/replacements.md"
+check "replacements.csv has the accuracy before and after recovery" grep -q ',validation_accuracy_pct,recovered_accuracy_pct,chosen_dag$' "$t/replacements.csv"
 cp "$t/sparsity.md" "$tmp/out"
 check "the sparsity table says predicted" grep -q "median latency ratio (predicted)" "$t/sparsity.md"
 check "the sparsity table has tiny and only_graphs" sh -c "grep -q '^| tiny | ' $t/sparsity.md && grep -q '^| only_graphs | ' $t/sparsity.md"
@@ -143,11 +147,28 @@ cp "$t/sweep_$sweep.md" "$tmp/out"
 check "the sweep table says what it varies" grep -q "^The sweep (experiments/sweeps/$sweep.cfg) varies, .*: search.epsilon.$" "$t/sweep_$sweep.md"
 check "and the variants' average and minimum speedup" grep -q "^Speedup over 2 variants: average [0-9.]*x, minimum [0-9.]*x ([ab])." "$t/sweep_$sweep.md"
 check "the sweep .tex is a tabular" grep -q '^b & 2.0 & convnet & host & measured & ' "$t/sweep_$sweep.tex"
+cp "$t/sparsity.md" "$tmp/out"
+check "the variants' shared graphs.h5 is listed once, under tiny" sh -c "! grep -q '^| $sweep@' $t/sparsity.md && grep -q '^| tiny | ' $t/sparsity.md"
+check "with a note naming both" grep -q "^$sweep@a: the same graphs.h5 as tiny (one stored artifact): listed once.$" "$t/sparsity.md"
+cp "$t/replacements.csv" "$tmp/out"
+check "the variants' own searches are listed" grep -q "^$sweep@a,.*" "$t/replacements.csv"
 cp "$t/models.csv" "$tmp/out"
 check "the models CSV still has tiny's row alone" sh -c "test \$(wc -l < $t/models.csv) = 2 && grep -q '^tiny,convnet,host,measured,' $t/models.csv"
 cp "$t/models.md" "$tmp/out"
 check "the models table has no variant" sh -c "! grep -q '$sweep' $t/models.md $t/models.tex"
 check "its speedup note is tiny's alone" grep -q "^Speedup over 1 experiment: average $speedup, minimum $speedup (tiny).$" "$t/models.md"
 check "it says the variants are left out" grep -q "^2 sweep variants (folders SWEEP@VARIANT) are left out: see the sweep_SWEEP tables.$" "$t/models.md"
+
+# Named experiments (`make tables TABLES_ONLY=...`, as `make paper` names
+# its grid): only those and the sweep variants.
+GOS_GNUPLOT=none "$build/report" "$res" only_graphs nowhere > "$tmp/out" 2>&1
+check "the report of named experiments succeeds" test $? -eq 0
+check "it lists what it left out" grep -q "^report: left out, not named: tiny$" "$tmp/out"
+check "and a name without a folder" grep -q "^report: nowhere: named, but no artifacts of it were found$" "$tmp/out"
+check "the models table then has no row, and says so" sh -c "! grep -q '^| tiny ' $t/models.md && test \$(wc -l < $t/models.csv) = 1"
+check "the sparsity table has only_graphs alone" sh -c "grep -q '^| only_graphs | ' $t/sparsity.md && ! grep -q '^| tiny | ' $t/sparsity.md"
+check "the sweep table keeps its variants" test "$(wc -l < "$t/sweep_$sweep.csv")" = 3
+"$build/report" "$res" --grid > "$tmp/out" 2>&1
+check "an option is a usage error" test $? -eq 2
 
 check_summary

@@ -9,13 +9,16 @@
  * the constraint exactly as epsilon does. Recovery wins accuracy back, in
  * rounds that are undone when they cost accuracy or diverge. Stopped after
  * every single checkpoint and resumed each time, the search ends exactly as
- * an uninterrupted one; a checkpoint of another configuration is refused. */
+ * an uninterrupted one; a checkpoint of another configuration is refused.
+ * Equivalent candidates share one evaluation and come back as the scored
+ * one, DAG included; kept steps record the model's accuracy as it stands. */
 #include "check.h"
 #include "models.h"
 #include "pl_err.h"
 #include "pl_mem.h"
 #include "pl_threads.h"
 #include "search.h"
+#include "search_internal.h"
 #include "test_util.h"
 
 #include <hdf5.h>
@@ -291,6 +294,26 @@ static void check_unscored(const search_result *r, double min_gain)
     CHECK(ok && slow > 0 && fast > 0, "slow candidates unscored (%d slow, %d fast)", slow, fast);
 }
 
+/* A kept step records the accuracy of the model as it stands, and the
+ * adapted model scores what its last replacement recorded: a step splices
+ * the candidate it scored (not an equivalent's DAG under its results). */
+static void check_accuracy_chain(const search_result *r, const search_data *data)
+{
+    double current = r->base_accuracy;
+    int ok = 1;
+    for (int s = 0; s < r->n_steps; s++) {
+        const search_step *st = &r->steps[s];
+        if (st->replaced)
+            current = st->accuracy_recovered;
+        else
+            ok &= st->accuracy == current && st->accuracy_recovered == current;
+    }
+    double final = search_accuracy(r->model, r->input_node, r->logits_node, data->val_images,
+                                   data->val_labels, data->n_val);
+    CHECK(ok && final == current, "kept steps record the model's accuracy (%d); the adapted "
+          "model scores %g, its last replacement recorded %g", ok, final, current);
+}
+
 /* Every recorded candidate's violation is its shortfall below min_accuracy. */
 static void check_violations(const search_result *r, double min_accuracy)
 {
@@ -300,6 +323,53 @@ static void check_violations(const search_result *r, double min_accuracy)
         ok &= fabs(c->violation - fmax(0.0, min_accuracy - c->accuracy)) < 1e-12;
     }
     CHECK(ok, "violations against %g over %d records", min_accuracy, r->n_records);
+}
+
+static void options(search_options *o, double epsilon);
+
+/* Equivalent candidates (equal functional hash) share one evaluation, and
+ * the later one takes the scored one's place, DAG and all, so what a step
+ * splices (and refits from its structural hash) is what was scored. An
+ * operator and the same operator followed by a scale-and-bias compute the
+ * same at initialisation (one functional hash) but not once fitted. */
+static void test_equivalents(ig_graph *g, const model_nodes *nodes, const search_data *data)
+{
+    search_options o;
+    options(&o, 20.0);
+    eval_ctx x;
+    memset(&x, 0, sizeof x);
+    x.model = g, x.input_node = nodes->input, x.logits_node = nodes->logits;
+    x.data = data, x.o = &o;
+    int id = 0;
+    while (id < g->n_operators && gen_extract(g, id, &x.op) != PL_OK) {
+        gen_operator_free(&x.op);
+        id++;
+    }
+    int rc = id < g->n_operators ? search_latency_bar(&x) : PL_ERR_INVAL;
+    if (rc == PL_OK)
+        rc = gen_capture(g, x.input_node, data->sample_images, data->n_sample, 16, &x.op, 1,
+                         &x.acts);
+    search_cand c[2];
+    memset(c, 0, sizeof c);
+    c[0].dag = c[1].dag = x.op.dag;
+    ig_node sb;
+    memset(&sb, 0, sizeof sb);
+    sb.op = IG_OP_SCALE_BIAS, sb.n_in = 1, sb.in[0] = x.op.dag.output, sb.operator_id = -1;
+    c[1].dag.output = gen_dag_append(&c[1].dag, &sb);
+    if (rc == PL_OK) rc = search_evaluate_batch(&x, c, 2);
+    CHECK(rc == PL_OK, "evaluating operator %d and it with a scale-and-bias: %s", id,
+          pl_last_error());
+    CHECK(c[0].func_hash == c[1].func_hash && x.evaluations == 1,
+          "one functional hash, one evaluation (%ld)", x.evaluations);
+    gen_canonicalize(&c[0].dag);
+    CHECK(c[1].struct_hash == c[0].struct_hash && c[1].dag.n_nodes == c[0].dag.n_nodes &&
+              memcmp(&c[1].dag, &c[0].dag, sizeof c[0].dag) == 0 &&
+              c[1].params == c[0].params && c[1].accuracy == c[0].accuracy,
+          "the equivalent came back as the scored candidate (%d and %d nodes)",
+          c[1].dag.n_nodes, c[0].dag.n_nodes);
+    pl_free(x.cache);
+    gen_activations_free(&x.acts);
+    gen_operator_free(&x.op);
 }
 
 static void options(search_options *o, double epsilon)
@@ -351,6 +421,7 @@ int main(void)
                         nodes.logits};
     test_recover(g, &nodes, &data);
     test_recover_rounds(g, &nodes, &data);
+    test_equivalents(g, &nodes, &data);
     search_options o;
     options(&o, 20.0);
     search_result r, again;
@@ -378,6 +449,7 @@ int main(void)
               r.final_latency_ms);
         CHECK(r.model->n_operators == g->n_operators, "operators kept");
         check_unscored(&r, o.min_gain);
+        check_accuracy_chain(&r, &data);
         rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &again);
         int same = rc == PL_OK && again.n_records == r.n_records &&
                    again.final_latency_ms == r.final_latency_ms;
@@ -441,6 +513,7 @@ int main(void)
             same = memcmp(parts.model->param, whole.model->param,
                           whole.model->param_size * sizeof(float)) == 0;
         CHECK(same, "a search resumed after every checkpoint equals an uninterrupted one");
+        check_accuracy_chain(&whole, &data);
         if (rc == PL_OK) search_free(&parts);
         search_free(&whole);
         /* A checkpoint of another configuration is refused, by name. */

@@ -728,6 +728,10 @@ int cfg_schema_check_relations(const cfg_experiment *e, const char *const *where
         PL_FAIL(PL_ERR_CONFIG, "%s: finetune.warmup_epochs: must be < finetune.epochs (%d) "
                 "(got %d)", where_of(where, "finetune", "warmup_epochs"), e->finetune.epochs,
                 e->finetune.warmup_epochs);
+    if (strcmp(e->finetune.schedule, "cosine") == 0 && e->finetune.min_lr > e->finetune.lr)
+        PL_FAIL(PL_ERR_CONFIG, "%s: finetune.min_lr: must be <= finetune.lr (%g) with the "
+                "cosine schedule (got %g)", where_of(where, "finetune", "min_lr"),
+                e->finetune.lr, e->finetune.min_lr);
     if (e->graphgen.max_nodes < e->graphgen.min_nodes)
         PL_FAIL(PL_ERR_CONFIG, "%s: graphgen.max_nodes: must be >= graphgen.min_nodes (%d) "
                 "(got %d)", where_of(where, "graphgen", "max_nodes"), e->graphgen.min_nodes,

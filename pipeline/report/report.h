@@ -46,7 +46,8 @@ typedef struct {
     int64_t n_steps;
     char **names;
     int32_t *replaced;
-    double *lat_before, *lat_after, *accuracy;
+    double *lat_before, *lat_after;
+    double *accuracy, *accuracy_recovered; /* 0..1, after the step and its recovery */
     int64_t *params_before, *params_after;
     char **chosen;                        /* "conv2d(3x3,s1)>batchnorm>relu" */
     int64_t n_members;
@@ -83,6 +84,11 @@ typedef struct {
  * safe). */
 int rp_scan(const char *results_dir, FILE *notes, rp_results *out);
 void rp_results_free(rp_results *r);
+
+/* Keeps the experiments named in names[0..n_names) and every sweep variant
+ * (SWEEP@VARIANT) of r, in order, and releases the others, listing them on
+ * `notes`; a name with no folder is noted too. */
+void rp_results_keep(rp_results *r, char *const *names, int n_names, FILE *notes);
 
 /* Reads one artifact of each kind (exposed for tests). */
 int rp_read_validate(const char *path, rp_validate **out);

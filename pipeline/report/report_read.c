@@ -127,6 +127,7 @@ static void search_free(rp_search *s)
     pl_free(s->lat_before);
     pl_free(s->lat_after);
     pl_free(s->accuracy);
+    pl_free(s->accuracy_recovered);
     pl_free(s->params_before);
     pl_free(s->params_after);
     pl_free(s->gen_step);
@@ -206,6 +207,7 @@ int rp_read_search(const char *path, rp_search **out)
     READ_1D(h5io_read_f64_alloc, &r, "/steps/latency_before_ms", &s->lat_before, n, rc);
     READ_1D(h5io_read_f64_alloc, &r, "/steps/latency_after_ms", &s->lat_after, n, rc);
     READ_1D(h5io_read_f64_alloc, &r, "/steps/accuracy", &s->accuracy, n, rc);
+    READ_1D(h5io_read_f64_alloc, &r, "/steps/accuracy_recovered", &s->accuracy_recovered, n, rc);
     READ_1D(h5io_read_i64_alloc, &r, "/steps/params_before", &s->params_before, n, rc);
     READ_1D(h5io_read_i64_alloc, &r, "/steps/params_after", &s->params_after, n, rc);
     if (rc == PL_OK) rc = read_chosen(&r, s);
@@ -390,16 +392,42 @@ int rp_scan(const char *results_dir, FILE *notes, rp_results *out)
     return rc;
 }
 
+static void experiment_free(rp_experiment *e)
+{
+    pl_free(e->name);
+    pl_free(e->dir);
+    validate_free(e->validate);
+    search_free(e->search);
+    graphs_free(e->graphs);
+}
+
+void rp_results_keep(rp_results *r, char *const *names, int n_names, FILE *notes)
+{
+    int kept = 0, left_out = 0;
+    for (int i = 0; i < r->n; i++) {
+        int named = rp_is_sweep_variant(r->exps[i].name);
+        for (int k = 0; k < n_names && !named; k++) named = !strcmp(names[k], r->exps[i].name);
+        if (named) {
+            r->exps[kept++] = r->exps[i];
+            continue;
+        }
+        fprintf(notes, "%s %s", left_out++ ? "," : "report: left out, not named:",
+                r->exps[i].name);
+        experiment_free(&r->exps[i]);
+    }
+    if (left_out) fprintf(notes, "\n");
+    r->n = kept;
+    for (int k = 0; k < n_names; k++) {
+        int found = 0;
+        for (int i = 0; i < r->n && !found; i++) found = !strcmp(names[k], r->exps[i].name);
+        if (!found) fprintf(notes, "report: %s: named, but no artifacts of it were found\n", names[k]);
+    }
+}
+
 void rp_results_free(rp_results *r)
 {
     if (!r) return;
-    for (int i = 0; i < r->n; i++) {
-        pl_free(r->exps[i].name);
-        pl_free(r->exps[i].dir);
-        validate_free(r->exps[i].validate);
-        search_free(r->exps[i].search);
-        graphs_free(r->exps[i].graphs);
-    }
+    for (int i = 0; i < r->n; i++) experiment_free(&r->exps[i]);
     pl_free(r->exps);
     memset(r, 0, sizeof *r);
 }

@@ -485,6 +485,42 @@ static int models_table(const rp_results *r, const char *dir)
     return rc;
 }
 
+/* ---- rows of shared artifacts ----------------------------------------------- */
+
+/* The order the sparsity and replacements tables list experiments in: the
+ * experiments, then the sweep variants. */
+static void listing_order(const rp_results *r, int *order)
+{
+    int k = 0;
+    for (int variants = 0; variants < 2; variants++)
+        for (int i = 0; i < r->n; i++)
+            if (rp_is_sweep_variant(r->exps[i].name) == variants) order[k++] = i;
+}
+
+/* The experiment listed before position pos of order whose `file` (e.g.
+ * "search.h5") is the same file as exps[order[pos]]'s, or -1: sweep
+ * variants that share a stage's result with their base experiment hold hard
+ * links to one stored artifact, whose rows are listed once. */
+static int listed_before(const rp_results *r, const int *order, int pos, const char *file)
+{
+    char path[4096];
+    struct stat a, b;
+    snprintf(path, sizeof path, "%s/%s", r->exps[order[pos]].dir, file);
+    if (stat(path, &a) != 0) return -1;
+    for (int q = 0; q < pos; q++) {
+        snprintf(path, sizeof path, "%s/%s", r->exps[order[q]].dir, file);
+        if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return order[q];
+    }
+    return -1;
+}
+
+/* Notes a row set left out as the same artifact as an earlier one. */
+static void note_shared(rp_table *t, const rp_results *r, int i, int same, const char *file)
+{
+    rp_buf_printf(&t->notes, "%s: the same %s as %s (one stored artifact): listed once.\n",
+                  r->exps[i].name, file, r->exps[same].name);
+}
+
 /* ---- sparsity ---------------------------------------------------------------- */
 
 static int sparsity_table(const rp_results *r, const char *dir)
@@ -504,10 +540,17 @@ static int sparsity_table(const rp_results *r, const char *dir)
     rp_table_column(&t, "adapted fit", "adapted_fit_fraction");
     rp_table_column(&t, "adapted median latency ratio (predicted)",
                     "adapted_median_latency_ratio_predicted");
-    int any = 0;
-    for (int i = 0; i < r->n; i++) {
+    int any = 0, *order = pl_xcalloc((size_t)r->n + 1, sizeof *order);
+    listing_order(r, order);
+    for (int pos = 0; pos < r->n; pos++) {
+        const int i = order[pos];
         const rp_graphs *g = r->exps[i].graphs;
         if (!g) continue;
+        const int same = listed_before(r, order, pos, "graphs.h5");
+        if (same >= 0) {
+            note_shared(&t, r, i, same, "graphs.h5");
+            continue;
+        }
         any = 1;
         for (int64_t o = 0; o < g->n_ops; o++) {
             rp_table_cell(&t, r->exps[i].name, NULL);
@@ -526,6 +569,7 @@ static int sparsity_table(const rp_results *r, const char *dir)
                   "original, predicted by the device's latency model, median of the "
                   "valid ones.\n");
     if (!any) rp_buf_printf(&t.notes, "No experiment has a graphs.h5 yet.\n");
+    pl_free(order);
     int rc = rp_table_write(&t, dir, "sparsity");
     rp_table_free(&t);
     return rc;
@@ -553,11 +597,19 @@ static int replacements_table(const rp_results *r, const char *dir)
     rp_table_column(&t, "params before", "params_before");
     rp_table_column(&t, "params after", "params_after");
     rp_table_column(&t, "validation accuracy (%)", "validation_accuracy_pct");
+    rp_table_column(&t, "after recovery (%)", "recovered_accuracy_pct");
     rp_table_column(&t, "chosen DAG", "chosen_dag");
-    int any = 0;
-    for (int i = 0; i < r->n; i++) {
+    int any = 0, *order = pl_xcalloc((size_t)r->n + 1, sizeof *order);
+    listing_order(r, order);
+    for (int pos = 0; pos < r->n; pos++) {
+        const int i = order[pos];
         const rp_search *s = r->exps[i].search;
         if (!s) continue;
+        const int same = listed_before(r, order, pos, "search.h5");
+        if (same >= 0) {
+            note_shared(&t, r, i, same, "search.h5");
+            continue;
+        }
         any = 1;
         for (int64_t k = 0; k < s->n_steps; k++) {
             rp_table_cell(&t, r->exps[i].name, NULL);
@@ -569,15 +621,19 @@ static int replacements_table(const rp_results *r, const char *dir)
             cell_i(&t, s->params_before[k]);
             cell_i(&t, s->params_after[k]);
             cell_f(&t, F_FIX2, 100 * s->accuracy[k]);
+            cell_f(&t, F_FIX2, 100 * s->accuracy_recovered[k]);
             rp_table_cell(&t, s->chosen[k], NULL);
         }
     }
     rp_buf_printf(&t.notes, "Latency: the operator alone on the device, %s. Accuracy: the "
-                  "model's on the search's validation images with the chosen DAG in place. "
+                  "model's on the search's validation images with the chosen DAG in place "
+                  "(the model's as it stood when the operator was kept), then after the "
+                  "recovery steps (search.recovery_steps; the same without them). "
                   "Chosen DAG: its instructions in order, inputs left out (the original's "
                   "when not replaced).\n", kind ? kind : "measured or predicted as each "
                   "row's kind says");
     if (!any) rp_buf_printf(&t.notes, "No experiment has a search.h5 yet.\n");
+    pl_free(order);
     int rc = rp_table_write(&t, dir, "replacements");
     rp_table_free(&t);
     return rc;

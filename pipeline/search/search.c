@@ -238,7 +238,8 @@ static search_step *new_step(search_result *r)
     return s;
 }
 
-/* Cuts st->target out of the current model with fresh activations. */
+/* Cuts st->target out of the current model with fresh activations; 1 when
+ * the operator cannot be a candidate (gen_extract's error says why). */
 static int prepare_step(search_state *st, const search_data *data, const search_options *o)
 {
     eval_ctx *x = &st->x;
@@ -248,12 +249,21 @@ static int prepare_step(search_state *st, const search_data *data, const search_
     x->data = data;
     x->o = o;
     x->min_accuracy = st->r->base_accuracy - (o->epsilon + o->finetune_slack) / 100.0;
-    PL_TRY(gen_extract(st->r->model, st->target, &x->op));
+    if (gen_extract(st->r->model, st->target, &x->op) < 0) return 1;
     PL_TRY(search_latency_bar(x));
     PL_TRY(search_prefix_build(st->r->model, x->input_node, x->logits_node, st->target,
                                data->val_images, data->n_val, PREFIX_MAX_BYTES, &x->prefix));
     return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,
                        &x->op, 1, &x->acts);
+}
+
+/* The validation accuracy of the model as it stands before step `step`: the
+ * last replacement's, after its recovery, or the baseline's. */
+static double current_accuracy(const search_result *r, int step)
+{
+    for (int k = step - 1; k >= 0; k--)
+        if (r->steps[k].replaced) return r->steps[k].accuracy_recovered;
+    return r->base_accuracy;
 }
 
 static void release_step(search_state *st)
@@ -294,9 +304,14 @@ static int begin_step(search_state *st, const search_data *data, const search_op
     for (int k = 0; k < RNG_COUNT; k++)
         st->rng[k] = search_stream(o->seed, stream_purpose[k], st->r->n_steps - 1);
     int rc = prepare_step(st, data, o);
-    if (rc < 0) { /* the operator cannot be a candidate: kept, as it is */
+    if (rc < 0) {
         release_step(st);
-        return 1;
+        return rc;
+    }
+    if (rc == 1) { /* not a candidate: kept, as it is */
+        s->accuracy = s->accuracy_recovered = current_accuracy(st->r, st->r->n_steps - 1);
+        fprintf(stderr, "search: %s: kept (%s)\n", s->name, pl_last_error());
+        release_step(st);
     }
     return 1;
 }
@@ -323,8 +338,9 @@ static int finish_step(search_state *st, const search_options *o)
     s->params_after = s->replaced ? best->params : orig.params;
     s->fit_error = s->replaced ? best->fit_error : 0.0;
     /* The model's validation accuracy after the step: with the winner, or as
-     * it stands (the original operator's evaluation). */
-    s->accuracy = s->replaced ? best->accuracy : orig.accuracy;
+     * it stands (not the original's evaluation here, which refits the
+     * operator from scratch). */
+    s->accuracy = s->replaced ? best->accuracy : current_accuracy(r, r->n_steps - 1);
     s->accuracy_recovered = s->accuracy;
     s->evaluations = (int32_t)x->evaluations;
     s->cache_hits = (int32_t)x->cache_hits;
@@ -423,16 +439,22 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
         r->logits_node = logits_node;
         r->base_accuracy = search_accuracy(r->model, input_node, logits_node, data->val_images,
                                            data->val_labels, data->n_val);
+        if (isnan(r->base_accuracy))
+            rc = pl_error(PL_ERR_SHAPE, __FILE__, __LINE__, "search: the model cannot run on "
+                          "the validation images (%s)", pl_last_error());
         st.n_ops = r->model->n_operators;
         st.ms = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.ms);
         st.tried = pl_xcalloc((size_t)st.n_ops + 1, sizeof *st.tried);
-        rc = search_operator_latencies(r->model, o, st.ms);
+        if (rc == PL_OK) rc = search_operator_latencies(r->model, o, st.ms);
         for (int id = 0; id < st.n_ops && rc == PL_OK; id++) r->base_latency_ms += st.ms[id];
     } else if (rc == 1) {
         fprintf(stderr, "search: resuming from %s (%d operators searched%s)\n",
                 o->checkpoint_path, r->n_steps - st.in_step,
                 st.in_step ? ", one under way" : "");
         rc = st.in_step ? prepare_step(&st, data, o) : PL_OK;
+        if (rc == 1)
+            rc = pl_error(PL_ERR_SCHEMA, __FILE__, __LINE__, "%s: the step under way cannot be "
+                          "searched (%s)", o->checkpoint_path, pl_last_error());
         st.step_started = now_seconds();
     }
     int stop = 0;
@@ -440,6 +462,7 @@ int search_run(const ig_graph *model, int input_node, int logits_node, const sea
         if (!st.in_step) {
             if (st.replaced >= o->operators) break;
             int begun = begin_step(&st, data, o);
+            if (begun < 0) rc = begun;
             if (begun <= 0) break;
             if (!st.in_step) continue; /* not a candidate: recorded as kept */
         }

@@ -10,7 +10,9 @@
  * Every evaluation is a pure function of the candidate, the current model
  * and the seed (the fit's initialisation is seeded by the candidate's
  * structural hash), so equivalent candidates (equal functional hash) are
- * evaluated once and the run is deterministic for predicted devices.
+ * evaluated once, a later one taking the scored one's place (DAG included,
+ * so a step splices what was scored), and the run is deterministic for
+ * predicted devices.
  * Evaluation is asked for and told in batches (search_ask / search_tell in
  * search.c), so a later issue can spread it over machines. */
 #ifndef SEARCH_H
@@ -173,7 +175,8 @@ int search_write(const char *path, h5io_provenance *prov, const dev_provenance *
                  const search_options *o, int n_val, int input_node, int logits_node,
                  const search_result *r);
 
-/* Validation accuracy (0..1) of g, evaluation mode, batches of 64. */
+/* Validation accuracy (0..1) of g, evaluation mode, batches of 64; NaN when
+ * g cannot be planned for them (pl_last_error says why). */
 double search_accuracy(ig_graph *g, int input_node, int logits_node, const float *images,
                        const int32_t *labels, int n);
 

@@ -31,7 +31,7 @@ static double accuracy_from(ig_graph *g, const search_prefix *prefix, int input_
     int classes = g->nodes[logits_node].shape.c, batch = n < SEARCH_EVAL_BATCH ? n : SEARCH_EVAL_BATCH,
         correct = 0;
     const int cut = prefix && prefix->n == n ? prefix->cut : 0;
-    if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return 0.0;
+    if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return NAN;
     for (int start = 0; start < n; start += batch) {
         int b = n - start < batch ? n - start : batch;
         memcpy(ig_value(g, input_node), images + (size_t)start * in_size,
@@ -224,21 +224,26 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
         fresh[n_fresh++] = i;
     }
     int failed = 0;
+    char why[256] = ""; /* a failed evaluation's message (errors are per thread) */
     if (x->o->device_kind != DEV_PREDICTED) /* timed first, one at a time */
         for (int t = 0; t < n_fresh; t++) measure_latency(x, &cands[fresh[t]]);
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) num_threads(x->o->threads)
-    for (int t = 0; t < n_fresh; t++) failed |= evaluate_one(x, &cands[fresh[t]]) < 0;
+    for (int t = 0; t < n_fresh; t++) {
+        if (evaluate_one(x, &cands[fresh[t]]) == PL_OK) continue;
+        failed = 1;
+#pragma omp critical(search_eval_why)
+        if (!why[0]) snprintf(why, sizeof why, "%s", pl_last_error());
+    }
     x->evaluations += n_fresh;
     for (int t = 0; t < n_fresh; t++) search_cache_add(x, &cands[fresh[t]]);
     for (int i = 0; i < n; i++) {
         search_cand *c = &cands[i];
         const search_cand *hit = cache_find(x, c->func_hash);
         PL_ASSERT(hit != NULL);
-        gen_dag keep = c->dag;
-        uint64_t keep_hash = c->struct_hash;
-        *c = *hit; /* an equivalent candidate's results */
-        c->dag = keep;
-        c->struct_hash = keep_hash;
+        /* The equivalent candidate that was scored, DAG included: its
+         * results hold for what it computes once fitted from its own seed,
+         * so it, not c, is what the step may splice (and refit). */
+        *c = *hit;
         memset(&c->fit, 0, sizeof c->fit);
         c->fit.obj[0] = c->latency_ms;
         c->fit.obj[1] = (double)c->params;
@@ -247,7 +252,7 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
     pl_free(fresh);
     if (failed)
         PL_FAIL(PL_ERR_SHAPE, "search: %s: a shape-valid candidate failed to evaluate (%s)",
-                x->op.name, pl_last_error());
+                x->op.name, why);
     return PL_OK;
 }
 

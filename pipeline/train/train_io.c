@@ -96,8 +96,8 @@ static int read_checkpoint(h5io_reader *r, trainer *t)
     PL_TRY(h5io_dataset_shape(r, "/graph/params", &rank, dims));
     if (!same || dims[0] != (int64_t)t->g->param_size || epoch_done < 1 ||
         epoch_done >= t->recipe->epochs || step != epoch_done * t->steps_per_epoch) {
-        printf("train: ignoring %s: it was made for another configuration or model\n",
-               r->path);
+        printf("%s: ignoring %s: it was made for another configuration or model\n",
+               t->stage, r->path);
         return 0;
     }
     int64_t params[1] = {(int64_t)t->g->param_size}, state[1] = {(int64_t)t->g->state_size};

@@ -92,8 +92,8 @@ static int build(trainer *t)
 
     t->batch = t->recipe->batch_size;
     if (t->data.train.n < t->batch)
-        PL_FAIL(PL_ERR_CONFIG, "%s.batch_size: %d is larger than the %d training images",
-                t->stage, t->batch, t->data.train.n);
+        PL_FAIL(PL_ERR_CONFIG, "train.batch_size: %d is larger than the %d training images "
+                "(%s uses it)", t->batch, t->data.train.n, t->stage);
     PL_TRY(ig_graph_plan(t->g, t->batch));
     t->order = pl_xmalloc((size_t)t->data.train.n * sizeof(int32_t));
     t->labels = pl_xmalloc((size_t)t->batch * sizeof(int32_t));
@@ -162,8 +162,8 @@ static void show_progress(const trainer *t, int epoch, int step, double loss, do
     int epochs = t->recipe->epochs;
     double remaining_steps = (double)(epochs - epoch) * t->steps_per_epoch - step;
     double eta = rate > 0 ? remaining_steps * t->batch / rate : 0;
-    fprintf(stderr, "\rtrain: epoch %d/%d step %d/%d loss %.4f acc %5.1f%% %6.0f img/s ETA %d:%02d ",
-            epoch + 1, epochs, step, t->steps_per_epoch, loss, 100 * acc, rate, (int)eta / 60,
+    fprintf(stderr, "\r%s: epoch %d/%d step %d/%d loss %.4f acc %5.1f%% %6.0f img/s ETA %d:%02d ",
+            t->stage, epoch + 1, epochs, step, t->steps_per_epoch, loss, 100 * acc, rate, (int)eta / 60,
             (int)eta % 60);
     fflush(stderr);
 }
@@ -180,8 +180,8 @@ static int train_epoch(trainer *t, int epoch)
         float loss = loss_and_gradients(t);
         if (!isfinite(loss))
             PL_FAIL(PL_ERR_NUMERIC, "epoch %d step %d (global step %lld): the training loss is "
-                    "%g; lower train.lr (%g) or check the data", epoch + 1, s + 1,
-                    (long long)t->step + 1, (double)loss, t->recipe->lr);
+                    "%g; lower %s.lr (%g) or check the data", epoch + 1, s + 1,
+                    (long long)t->step + 1, (double)loss, t->stage, t->recipe->lr);
         lr = lr_schedule_at(&t->schedule, (int)t->step);
         opt_sgd_step(&t->sgd, t->g, lr);
         t->step++;
