@@ -12,7 +12,10 @@ void *pl_xmalloc(size_t n);
 /* As pl_xmalloc, zero-filled. */
 void *pl_xcalloc(size_t count, size_t size);
 
-/* Frees what pl_xmalloc/pl_xcalloc returned; NULL is a no-op. */
+/* Frees what pl_xmalloc/pl_xcalloc returned; NULL is a no-op. Blocks of 1 MB
+ * and more are kept by the calling thread for its next requests of their
+ * size (up to 16 blocks and 1 GB per thread; pl_mem.c says why), not
+ * returned to the system. */
 void pl_free(void *p);
 
 /* Tunes glibc's allocator for this process so that memory freed by libraries
