@@ -75,6 +75,7 @@ cp "$t/models.csv" "$tmp/out"
 check "models.csv has its header and one row" test "$(wc -l < "$t/models.csv")" = 2
 check "models.csv's header" grep -q '^experiment,model,device,latency_kind,original_latency_ms_measured,adapted_latency_ms_measured,speedup,' "$t/models.csv"
 check "models.csv's row is tiny's" grep -q '^tiny,convnet,host,measured,' "$t/models.csv"
+check "models.csv ends with the minutes of the stages after train" sh -c "head -1 $t/models.csv | grep -q ',within_epsilon,stage_minutes$' && sed -n 2p $t/models.csv | grep -q ',[0-9][0-9.e+-]*$'"
 speed_csv=$(sed -n '2p' "$t/models.csv" | cut -d, -f7)
 check "models.csv's speedup rounds to the printed one" test "$(printf '%.2fx' "$speed_csv")" = "$speedup"
 cp "$t/models.tex" "$tmp/out"

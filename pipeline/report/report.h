@@ -36,6 +36,8 @@ typedef struct {
     double orig_acc, adapt_acc;           /* 0..1 */
     double acc_change, epsilon;           /* points */
     int64_t orig_params, adapt_params, replaced, within;
+    double stage_minutes;                 /* profile to validate, from the artifacts'
+                                           * start and end times; NaN: unknown */
     char *config;                         /* the root's @config: the resolved config,
                                            * "section.key = value;" a line */
 } rp_validate;

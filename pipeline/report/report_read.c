@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static char *path_join(const char *a, const char *b)
 {
@@ -331,6 +332,41 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Seconds since the epoch of an artifact's "YYYY-MM-DDTHH:MM:SSZ", or NaN. */
+static double iso8601_seconds(const char *text)
+{
+    struct tm utc;
+    memset(&utc, 0, sizeof utc);
+    const char *end = text ? strptime(text, "%Y-%m-%dT%H:%M:%SZ", &utc) : NULL;
+    return end && !*end ? (double)timegm(&utc) : NAN;
+}
+
+/* Minutes the stages after train took for the experiment in dir: the sum of
+ * end_time - start_time of its profile, graphs, search, adapted and validate
+ * artifacts (a result reused from the store counts the run that made it);
+ * NaN when one is missing or unreadable. */
+static double stage_minutes(const char *dir)
+{
+    static const char *const files[] = {"profile.h5", "graphs.h5", "search.h5", "adapted.h5",
+                                        "validate.h5"};
+    double seconds = 0;
+    for (size_t k = 0; k < sizeof files / sizeof *files && isfinite(seconds); k++) {
+        char *path = path_join(dir, files[k]), *start = NULL, *end = NULL;
+        h5io_reader r;
+        int rc = file_exists(path) ? h5io_open(&r, path, NULL) : PL_ERR_IO;
+        if (rc == PL_OK) {
+            rc = h5io_read_attr_string(&r, "/", "start_time", &start);
+            if (rc == PL_OK) rc = h5io_read_attr_string(&r, "/", "end_time", &end);
+            h5io_close(&r);
+        }
+        seconds += rc == PL_OK ? iso8601_seconds(end) - iso8601_seconds(start) : NAN;
+        pl_free(start);
+        pl_free(end);
+        pl_free(path);
+    }
+    return seconds / 60;
+}
+
 int rp_scan(const char *results_dir, FILE *notes, rp_results *out)
 {
     memset(out, 0, sizeof *out);
@@ -380,6 +416,7 @@ int rp_scan(const char *results_dir, FILE *notes, rp_results *out)
             x->name = pl_xstrdup(names[i]);
             x->dir = dir;
             if (hv) rc = rp_read_validate(pv, &x->validate);
+            if (rc == PL_OK && hv) x->validate->stage_minutes = stage_minutes(dir);
             if (rc == PL_OK && hs) rc = rp_read_search(ps, &x->search);
             if (rc == PL_OK && hg) rc = rp_read_graphs(pg, &x->graphs);
         }

@@ -387,6 +387,7 @@ void rp_validated_columns(rp_table *t, const char *kind, int with_params_before)
     rp_table_column(t, "params after", "params_after");
     rp_table_column(t, "operators replaced", "operators_replaced");
     rp_table_column(t, "within epsilon", "within_epsilon");
+    rp_table_column(t, "stages after train (min)", "stage_minutes");
 }
 
 void rp_validated_cells(rp_table *t, const rp_validate *v, int with_params_before)
@@ -406,6 +407,7 @@ void rp_validated_cells(rp_table *t, const rp_validate *v, int with_params_befor
     char eps[64];
     snprintf(eps, sizeof eps, "%s (%.3g)", v->within ? "yes" : "no", v->epsilon);
     rp_table_cell(t, eps, v->within ? "1" : "0");
+    cell_f(t, F_G3, v->stage_minutes);
 }
 
 /* The average and minimum of the rows' finite speedups. */
@@ -439,8 +441,10 @@ void rp_validated_notes(rp_table *t, const char *kind, const rp_experiment *cons
 {
     rp_buf_printf(&t->notes, "Latency: end-to-end median at the device's batch, %s. "
                   "Accuracy: test set. Within epsilon: the accuracy change is at least "
-                  "-search.epsilon (in brackets).\n", kind ? kind : "measured or predicted "
-                  "as each row's kind says");
+                  "-search.epsilon (in brackets). Stages after train: the minutes profile, "
+                  "graphgen, search, finetune and validate took, from their artifacts' start "
+                  "and end times (a result reused from the store counts the run that made "
+                  "it).\n", kind ? kind : "measured or predicted as each row's kind says");
     note_speedups(t, rows, n, noun, row_name);
 }
 
