@@ -167,8 +167,6 @@ int main(int argc, char **argv)
                           &data.splits, g, input_node, logits_node};
         rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
     }
-    if (cache && rc == PL_OK) rc = lat_cache_save(cache);
-    lat_cache_close(cache);
     int stopped = rc == PL_OK && result.stopped;
     if (stopped) printf("search: stopped as asked; the checkpoint %s resumes it\n", checkpoint);
     if (rc == PL_OK && !stopped) {
@@ -194,6 +192,12 @@ int main(int argc, char **argv)
                result.cache_hits);
     }
     if (rc < 0) fprintf(stderr, "search: error: %s\n", pl_last_error());
+    /* The timings are worth keeping however the search ended (stopped, or
+     * failed); a cache that cannot be saved costs only time, not the run. */
+    if (cache && lat_cache_save(cache) < 0)
+        fprintf(stderr, "search: warning: the latency cache %s was not saved: %s\n", cache_path,
+                pl_last_error());
+    lat_cache_close(cache);
     search_free(&result);
     graphgen_free(&seeds);
     pl_free(data.sample);
