@@ -65,6 +65,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     const cfg_search *c = &e->search;
     o->epsilon = c->epsilon;
     o->finetune_slack = c->finetune_slack;
+    o->max_step_drop = c->max_step_drop;
     o->operators = c->operators;
     o->population = c->population;
     o->generations = c->generations;

@@ -11,7 +11,8 @@
  * every single checkpoint and resumed each time, the search ends exactly as
  * an uninterrupted one; a checkpoint of another configuration is refused.
  * Equivalent candidates share one evaluation and come back as the scored
- * one, DAG included; kept steps record the model's accuracy as it stands. */
+ * one, DAG included; kept steps record the model's accuracy as it stands;
+ * search.max_step_drop bounds what one replacement costs. */
 #include "check.h"
 #include "models.h"
 #include "pl_err.h"
@@ -314,6 +315,39 @@ static void check_accuracy_chain(const search_result *r, const search_data *data
           "model scores %g, its last replacement recorded %g", ok, final, current);
 }
 
+/* The largest accuracy one replacement cost the model as it stood (0..1). */
+static double largest_step_drop(const search_result *r)
+{
+    double current = r->base_accuracy, largest = 0;
+    for (int s = 0; s < r->n_steps; s++) {
+        const search_step *st = &r->steps[s];
+        if (!st->replaced) continue;
+        if (current - st->accuracy > largest) largest = current - st->accuracy;
+        current = st->accuracy_recovered;
+    }
+    return largest;
+}
+
+/* search.max_step_drop: with half the largest drop one replacement made
+ * without it, no replacement costs more than that. */
+static void test_max_step_drop(const ig_graph *g, const model_nodes *nodes,
+                               const search_data *data, const search_result *free_run,
+                               search_options *o)
+{
+    const double drop = largest_step_drop(free_run);
+    CHECK(drop > 0, "some replacement costs accuracy without a limit (%g)", drop);
+    search_result r;
+    o->max_step_drop = 100 * drop / 2;
+    int rc = search_run(g, nodes->input, nodes->logits, data, NULL, o, &r);
+    o->max_step_drop = 0;
+    CHECK(rc == PL_OK, "search with max_step_drop: %s", pl_last_error());
+    if (rc != PL_OK) return;
+    CHECK(largest_step_drop(&r) <= drop / 2 + 1e-12, "with max_step_drop %g points, the "
+          "largest drop of a replacement is %g points", 100 * drop / 2,
+          100 * largest_step_drop(&r));
+    search_free(&r);
+}
+
 /* Every recorded candidate's violation is its shortfall below min_accuracy. */
 static void check_violations(const search_result *r, double min_accuracy)
 {
@@ -611,6 +645,15 @@ int main(void)
         check_violations(&again, again.base_accuracy - 0.2);
         search_free(&r);
         search_free(&again);
+    }
+    /* max_step_drop on the same images, where replacements cost accuracy */
+    options(&o, 20.0);
+    o.operators = 3;
+    rc = search_run(g, nodes.input, nodes.logits, &varied_data, NULL, &o, &r);
+    CHECK(rc == PL_OK, "search of 3 operators on varied images: %s", pl_last_error());
+    if (rc == PL_OK) {
+        test_max_step_drop(g, &nodes, &varied_data, &r, &o);
+        search_free(&r);
     }
     pl_free(varied);
     ds_experiment_free(&splits);

@@ -128,6 +128,7 @@ typedef struct {
 typedef struct {
     double epsilon;          /* accuracy points the model may lose            */
     double finetune_slack;   /* points beyond epsilon the search may spend     */
+    double max_step_drop;    /* points one replacement may cost; 0: no limit   */
     int    operators;        /* replacements wanted                           */
     int    population, generations;
     double crossover_rate, scratch_share;

@@ -429,6 +429,14 @@ static const cfg_key_spec keys[] = {
             "the baseline's validation accuracy, while validate still holds the fine-tuned "
             "model to `epsilon` alone on the test set (a slack fine-tuning cannot repay "
             "shows there). 0: the search holds itself to epsilon."},
+    {.section = "search", .key = "max_step_drop", .type = CFG_FLOAT,
+     AT_FLOAT(search.max_step_drop), .def_float = 0.0, .bounds = MIN_MAX, .min = 0,
+     .max = 100, .fingerprinted = 1,
+     .doc = "Accuracy points one replacement may cost the model as it stands (after the "
+            "recovery of the replacements before it), on top of the floor that epsilon and "
+            "`finetune_slack` set below the baseline: the fastest feasible candidate then "
+            "cannot spend the whole budget in one step, leaving the later operators none. "
+            "0: no limit per step."},
     {.section = "search", .key = "operators", .type = CFG_INT, AT_INT(search.operators),
      .def_int = 10, .bounds = MIN_MAX, .min = 1, .max = 10000, .fingerprinted = 1,
      .doc = "Operators to replace (the paper: at least 10); the search stops earlier when "

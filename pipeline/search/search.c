@@ -238,8 +238,18 @@ static search_step *new_step(search_result *r)
     return s;
 }
 
-/* Cuts st->target out of the current model with fresh activations; 1 when
- * the operator cannot be a candidate (gen_extract's error says why). */
+/* The validation accuracy of the model as it stands before step `step`: the
+ * last replacement's, after its recovery, or the baseline's. */
+static double current_accuracy(const search_result *r, int step)
+{
+    for (int k = step - 1; k >= 0; k--)
+        if (r->steps[k].replaced) return r->steps[k].accuracy_recovered;
+    return r->base_accuracy;
+}
+
+/* Cuts st->target out of the current model with fresh activations and sets
+ * the accuracy floor of its candidates; 1 when the operator cannot be a
+ * candidate (gen_extract's error says why). */
 static int prepare_step(search_state *st, const search_data *data, const search_options *o)
 {
     eval_ctx *x = &st->x;
@@ -249,21 +259,17 @@ static int prepare_step(search_state *st, const search_data *data, const search_
     x->data = data;
     x->o = o;
     x->min_accuracy = st->r->base_accuracy - (o->epsilon + o->finetune_slack) / 100.0;
+    if (o->max_step_drop > 0) {
+        const double step_floor =
+            current_accuracy(st->r, st->r->n_steps - 1) - o->max_step_drop / 100.0;
+        if (step_floor > x->min_accuracy) x->min_accuracy = step_floor;
+    }
     if (gen_extract(st->r->model, st->target, &x->op) < 0) return 1;
     PL_TRY(search_latency_bar(x));
     PL_TRY(search_prefix_build(st->r->model, x->input_node, x->logits_node, st->target,
                                data->val_images, data->n_val, PREFIX_MAX_BYTES, &x->prefix));
     return gen_capture(st->r->model, x->input_node, data->sample_images, data->n_sample, 16,
                        &x->op, 1, &x->acts);
-}
-
-/* The validation accuracy of the model as it stands before step `step`: the
- * last replacement's, after its recovery, or the baseline's. */
-static double current_accuracy(const search_result *r, int step)
-{
-    for (int k = step - 1; k >= 0; k--)
-        if (r->steps[k].replaced) return r->steps[k].accuracy_recovered;
-    return r->base_accuracy;
 }
 
 static void release_step(search_state *st)

@@ -30,6 +30,8 @@ typedef struct {
     double          epsilon;        /* accuracy points                          */
     double          finetune_slack; /* more points the search may spend (the
                                        finetune stage is to win them back)    */
+    double          max_step_drop;  /* points one replacement may cost the model
+                                       as it stands; 0: no limit              */
     int             operators;      /* replacements wanted                      */
     int             population, generations;
     double          crossover_rate; /* else mutation                            */
