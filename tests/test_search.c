@@ -456,6 +456,16 @@ int main(void)
     test_recover(g, &nodes, &data);
     test_recover_rounds(g, &nodes, &data);
     test_equivalents(g, &nodes, &data);
+    {
+        /* A model whose logits are NaN classifies nothing right, whatever
+         * the labels (the argmax of a NaN row would say class 0). */
+        ig_graph *broken = ig_graph_copy(g, -1, NULL);
+        for (size_t i = 0; i < broken->param_size; i++) broken->param[i] = NAN;
+        int32_t zeros[N_VAL] = {0};
+        double acc = search_accuracy(broken, nodes.input, nodes.logits, val, zeros, N_VAL);
+        CHECK(acc == 0.0, "NaN logits score %g on labels all of class 0", acc);
+        ig_graph_free(broken);
+    }
     search_options o;
     options(&o, 20.0);
     search_result r, again;

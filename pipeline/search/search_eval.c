@@ -41,10 +41,13 @@ static double accuracy_from(ig_graph *g, const search_prefix *prefix, int input_
             if (g->nodes[i].op != IG_OP_INPUT) ig_forward_node(g, i);
         const float *z = ig_value(g, logits_node);
         for (int j = 0; j < b; j++) {
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (z[(size_t)j * classes + c] > z[(size_t)j * classes + best]) best = c;
-            correct += best == labels[start + j];
+            const float *row = z + (size_t)j * classes;
+            int best = 0, finite = 1;
+            for (int c = 0; c < classes; c++) {
+                finite &= isfinite(row[c]);
+                if (row[c] > row[best]) best = c;
+            }
+            correct += finite && best == labels[start + j]; /* NaN logits are wrong */
         }
     }
     return (double)correct / n;
