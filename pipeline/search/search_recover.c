@@ -104,6 +104,7 @@ int search_recover(search_result *r, const search_data *data, const search_optio
      * best; g trains on from them and replaces them only when it scores at
      * least as well, so an undone round needs nothing restored. */
     double best = *accuracy;
+    const int threads_before = pl_threads_get();
     pl_threads_set(o->recovery_threads);
     for (int round = 0; rc == PL_OK && round < o->recovery_rounds; round++) {
         rc = train_steps(g, r->input_node, r->logits_node, loss_node, data->train,
@@ -116,14 +117,14 @@ int search_recover(search_result *r, const search_data *data, const search_optio
         }
         double now = search_accuracy(g, r->input_node, r->logits_node, data->val_images,
                                      data->val_labels, data->n_val);
-        if (now < best) break; /* undone */
+        if (!(now >= best)) break; /* undone (a NaN accuracy too) */
         int gained = now > best;
         best = now; /* kept (a tie too: more training behind it) */
         memcpy(m->param, g->param, m->param_size * sizeof(float));
         memcpy(m->state, g->state, m->state_size * sizeof(float));
         if (!gained || best >= r->base_accuracy) break;
     }
-    pl_threads_set(1);
+    pl_threads_set(threads_before);
     distill_free(&teacher);
     *accuracy = best;
     ig_graph_free(g);
