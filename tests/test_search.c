@@ -457,6 +457,21 @@ int main(void)
     test_recover_rounds(g, &nodes, &data);
     test_equivalents(g, &nodes, &data);
     {
+        /* Timing an operator on a measured device runs its own thread count
+         * and leaves the search's as it found it (fits depend on it). */
+        search_options o;
+        options(&o, 20.0);
+        o.device_kind = DEV_MEASURED;
+        o.timing = (dev_timing){.threads = 2, .warmup_runs = 0, .timed_runs = 1, .min_run_ms = 0};
+        double *ms = pl_xcalloc((size_t)g->n_operators + 1, sizeof *ms);
+        pl_threads_set(1);
+        rc = search_operator_latencies(g, &o, ms);
+        CHECK(rc == PL_OK && ms[0] > 0 && pl_threads_get() == 1,
+              "timing restores the thread count (%d)", pl_threads_get());
+        pl_threads_set(1);
+        pl_free(ms);
+    }
+    {
         /* A model whose logits are NaN classifies nothing right, whatever
          * the labels (the argmax of a NaN row would say class 0). */
         ig_graph *broken = ig_graph_copy(g, -1, NULL);
