@@ -199,6 +199,20 @@ static int write_buf(const char *dir, const char *base, const char *ext, const r
     return rc;
 }
 
+/* Whether every cell of column j is a number (its CSV text): right-aligned
+ * in LaTeX, text columns left-aligned. */
+static int numeric_column(const rp_table *t, int j)
+{
+    for (int i = 0; i < t->nrows; i++) {
+        const char *v = t->csv[(size_t)i * (size_t)t->ncols + (size_t)j];
+        char *end = NULL;
+        if (!v || !*v) continue;
+        strtod(v, &end);
+        if (*end) return 0;
+    }
+    return 1;
+}
+
 int rp_table_write(const rp_table *t, const char *dir, const char *base)
 {
     rp_buf md = {0}, csv = {0}, tex = {0};
@@ -250,7 +264,7 @@ int rp_table_write(const rp_table *t, const char *dir, const char *base)
                         "\\begin{table}[ht]\n\\centering\n\\caption{");
     tex_text(&tex, t->title);
     rp_buf_printf(&tex, "}\n\\begin{tabular}{");
-    for (int j = 0; j < t->ncols; j++) rp_buf_printf(&tex, j < 2 ? "l" : "r");
+    for (int j = 0; j < t->ncols; j++) rp_buf_printf(&tex, numeric_column(t, j) ? "r" : "l");
     rp_buf_printf(&tex, "}\n\\hline\n");
     for (int j = 0; j < t->ncols; j++) {
         if (j) rp_buf_printf(&tex, " & ");
