@@ -21,6 +21,7 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *out)
@@ -73,7 +74,10 @@ int main(int argc, char **argv)
                    variants, variants == 1 ? "" : "s", tables);
         int skipped = 0;
         rc = rp_write_plots(&r, plots, stderr, &skipped);
-        if (rc == PL_OK && skipped)
+        const char *chosen = getenv("GOS_GNUPLOT");
+        if (rc == PL_OK && skipped && chosen && !strcmp(chosen, "none"))
+            fprintf(stderr, "report: GOS_GNUPLOT=none: no plots\n");
+        else if (rc == PL_OK && skipped)
             fprintf(stderr, "report: gnuplot is not installed: no plots (Debian's gnuplot-nox; "
                             "`make tables` installs it as root)\n");
         else if (rc == PL_OK)
