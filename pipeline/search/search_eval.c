@@ -126,6 +126,7 @@ static int evaluate_one(const eval_ctx *x, search_cand *c)
                                       map[x->logits_node], x->data->val_images,
                                       x->data->val_labels, x->data->n_val)
                       : 0.0;
+    if (isnan(c->accuracy)) c->accuracy = 0.0; /* could not run: infeasible */
     pl_free(map);
     ig_graph_free(spliced);
     ig_graph_free(cg);
