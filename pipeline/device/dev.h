@@ -116,7 +116,8 @@ double dev_predict_nodes_ms(const dev_model *m, const ig_graph *g, const int *no
 
 /* ---- measuring here (dev_measure.c) -------------------------------------- */
 
-/* Times fn(ctx) as t says (sets the thread count first). */
+/* Times fn(ctx) as t says, with t->threads threads (the caller's thread
+ * count is restored after, here and in every timing function below). */
 void dev_time(void (*fn)(void *ctx), void *ctx, const dev_timing *t, dev_latency *out);
 
 /* Times k functions side by side: each warmed up and calibrated alone, then

@@ -40,6 +40,7 @@ void dev_time_interleaved(void (*const *fns)(void *ctx), void *const *ctxs, int 
                           const dev_timing *t, dev_latency *outs)
 {
     PL_ASSERT(t->threads >= 1 && t->timed_runs >= 1 && t->warmup_runs >= 0 && k >= 1);
+    const int threads_before = pl_threads_get(); /* restored: the caller's count */
     pl_threads_set(t->threads);
     int *repeats = pl_xmalloc((size_t)k * sizeof *repeats);
     for (int j = 0; j < k; j++) {
@@ -60,6 +61,7 @@ void dev_time_interleaved(void (*const *fns)(void *ctx), void *const *ctxs, int 
     }
     pl_free(samples);
     pl_free(repeats);
+    pl_threads_set(threads_before);
 }
 
 typedef struct {
@@ -115,7 +117,7 @@ static void fill_input(float *x, size_t n)
  * its inference nodes. */
 static int prepare_graph(ig_graph *g, int batch, const dev_timing *t, int **nodes, int *count)
 {
-    pl_threads_set(t->threads); /* the untimed first forward too */
+    const int threads_before = pl_threads_get();
     PL_TRY(ig_graph_plan(g, batch));
     PL_TRY(ig_set_training(g, 0));
     for (int i = 0; i < g->n_nodes; i++)
@@ -125,7 +127,9 @@ static int prepare_graph(ig_graph *g, int batch, const dev_timing *t, int **node
     *nodes = pl_xmalloc((size_t)g->n_nodes * sizeof **nodes);
     *count = dev_inference_nodes(g, *nodes);
     node_run whole = {g, *nodes, *count};
+    pl_threads_set(t->threads); /* the untimed first forward too */
     run_nodes(&whole);
+    pl_threads_set(threads_before);
     return PL_OK;
 }
 

@@ -4,7 +4,6 @@
 #include "search_internal.h"
 #include "pl_err.h"
 #include "pl_mem.h"
-#include "pl_threads.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,10 +72,7 @@ int search_operator_latencies(ig_graph *g, const search_options *o, double *ms)
         return PL_OK;
     }
     dev_graph_timings t;
-    const int threads_before = pl_threads_get(); /* timing sets its own count */
-    int rc = dev_time_graph(g, o->batch, &o->timing, &t);
-    pl_threads_set(threads_before);
-    PL_TRY(rc);
+    PL_TRY(dev_time_graph(g, o->batch, &o->timing, &t));
     for (int id = 0; id < g->n_operators; id++) ms[id] = t.operators[id].median_ms;
     dev_graph_timings_free(&t);
     return PL_OK;
@@ -163,11 +159,9 @@ static void measure_latency(const eval_ctx *x, search_cand *c)
     }
     ig_graph_init_params(cg, 1);
     dev_graph_timings t;
-    const int threads_before = pl_threads_get(); /* timing sets its own count */
     c->latency_ms = dev_time_graph(cg, x->o->batch, &x->o->timing, &t) == PL_OK
                         ? t.model.median_ms
                         : INFINITY;
-    pl_threads_set(threads_before);
     dev_graph_timings_free(&t);
     ig_graph_free(cg);
     if (x->o->latency_cache && isfinite(c->latency_ms))
