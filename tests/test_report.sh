@@ -132,8 +132,14 @@ CFG
 done
 mkdir -p "$res/${sweep}_unvalidated@x"
 cp "$res/tiny/graphs.h5" "$res/${sweep}_unvalidated@x/graphs.h5"
+# Tables of a sweep whose variants are gone, and a file that is no table.
+for e in md csv tex; do echo stale > "$t/sweep_${sweep}_gone.$e"; done
+echo keep > "$t/sweep_notes.txt"
 GOS_GNUPLOT=none "$build/report" "$res" > "$tmp/out" 2>&1
 check "the report with sweep variants succeeds" test $? -eq 0
+check "it removes a gone sweep's tables" sh -c "! ls $t/sweep_${sweep}_gone.* 2>/dev/null"
+check "and says so" grep -q "^report: removed $t/sweep_${sweep}_gone.md (its sweep has no validated variant here)$" "$tmp/out"
+check "but keeps a file that is no table" test -e "$t/sweep_notes.txt"
 check "it names the sweep tables" grep -q "^report: 2 validated sweep variants: $t/sweep_SWEEP.{md,csv,tex}" "$tmp/out"
 check "a sweep without a validate.h5 gets a note" grep -q "^report: sweep ${sweep}_unvalidated: no variant has a validate.h5" "$tmp/out"
 check "and no table" test ! -e "$t/sweep_${sweep}_unvalidated.md"

@@ -62,7 +62,9 @@ void rp_validated_notes(rp_table *t, const char *kind, const rp_experiment *cons
 /* ---- the sweep tables (report_sweeps.c) --------------------------------------- */
 
 /* Writes sweep_SWEEP.{md,csv,tex} into dir for every sweep among r's
- * experiments; a sweep without a validated variant is noted on notes. */
+ * experiments; a sweep without a validated variant is noted on notes. Then
+ * removes dir's other sweep_*.{md,csv,tex} files (sweeps with no validated
+ * variant among r's), noting each, so no table outlives its artifacts. */
 int rp_write_sweep_tables(const rp_results *r, const char *dir, FILE *notes);
 
 #endif

@@ -13,7 +13,11 @@
 #include "pl_err.h"
 #include "pl_mem.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_KEY_COLUMNS = 4 };
 
@@ -286,6 +290,61 @@ static int write_sweep(const rp_experiment *variants, int n, const char *dir, FI
     return rc;
 }
 
+/* Whether file is a sweep table's ("sweep_" SWEEP "." md/csv/tex), with
+ * SWEEP (length *sweep_len) at file + 6. */
+static int sweep_table_file(const char *file, size_t *sweep_len)
+{
+    static const char prefix[] = "sweep_";
+    static const char *const extensions[] = {".md", ".csv", ".tex"};
+    if (strncmp(file, prefix, sizeof prefix - 1)) return 0;
+    const char *dot = strrchr(file, '.');
+    if (dot == NULL || dot == file + sizeof prefix - 1) return 0;
+    for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++)
+        if (!strcmp(dot, extensions[e])) {
+            *sweep_len = (size_t)(dot - file) - (sizeof prefix - 1);
+            return 1;
+        }
+    return 0;
+}
+
+/* Whether some experiment of r is a variant of the sweep named
+ * [name, name + len) with a validate.h5 (that is, got a table this run). */
+static int sweep_has_table(const rp_results *r, const char *name, size_t len)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->exps[i].validate && rp_is_sweep_variant(r->exps[i].name) &&
+            sweep_name_length(r->exps[i].name) == len && !strncmp(r->exps[i].name, name, len))
+            return 1;
+    return 0;
+}
+
+/* Removes the sweep_SWEEP.{md,csv,tex} files of dir whose sweep got no
+ * table this run (its variants are gone, have no validate.h5 or were left
+ * out), so the folder never shows a table the artifacts no longer back.
+ * Each removal is noted. */
+static int remove_stale_sweep_tables(const rp_results *r, const char *dir, FILE *notes)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) PL_FAIL(PL_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    int rc = PL_OK;
+    rp_buf path = {0};
+    for (struct dirent *e; rc == PL_OK && (e = readdir(d)) != NULL;) {
+        size_t len;
+        if (!sweep_table_file(e->d_name, &len) || sweep_has_table(r, e->d_name + 6, len)) continue;
+        path.len = 0;
+        rp_buf_printf(&path, "%s/%s", dir, e->d_name);
+        if (unlink(path.data) != 0)
+            rc = pl_error(PL_ERR_IO, __FILE__, __LINE__, "%s: cannot remove a stale sweep table: %s", path.data,
+                            strerror(errno));
+        else
+            fprintf(notes, "report: removed %s (its sweep has no validated variant here)\n",
+                    path.data);
+    }
+    closedir(d);
+    rp_buf_free(&path);
+    return rc;
+}
+
 int rp_write_sweep_tables(const rp_results *r, const char *dir, FILE *notes)
 {
     int rc = PL_OK;
@@ -300,5 +359,5 @@ int rp_write_sweep_tables(const rp_results *r, const char *dir, FILE *notes)
         rc = write_sweep(r->exps + i, end - i, dir, notes);
         i = end;
     }
-    return rc;
+    return rc == PL_OK ? remove_stale_sweep_tables(r, dir, notes) : rc;
 }
