@@ -50,6 +50,17 @@ static int write_cands(h5io_writer *w, const char *group, const search_cand *c, 
     return rc;
 }
 
+/* PL_OK when the table dset of file has shape (rows, cols), else an error
+ * naming both. */
+static int check_table(const char *file, const char *dset, int rank, const int64_t *dims,
+                       int rows, int cols)
+{
+    if (rank == 2 && dims[0] == rows && dims[1] == cols) return PL_OK;
+    PL_FAIL(PL_ERR_SCHEMA, "%s: %s: expected shape (%d, %d) for %d DAGs, found rank %d (%lld, "
+            "%lld)", file, dset, rows, cols, rows, rank, (long long)dims[0],
+            rank > 1 ? (long long)dims[1] : 0LL);
+}
+
 static int read_cands(h5io_reader *h, const char *file, const char *group, search_cand **out,
                       int *count)
 {
@@ -61,11 +72,10 @@ static int read_cands(h5io_reader *h, const char *file, const char *group, searc
     char path[128];
     snprintf(path, sizeof path, "%s/numbers", group);
     int rc = h5io_read_f64_alloc(h, path, &f, &rank, dims);
-    if (rc == PL_OK && dims[0] != n)
-        rc = pl_error(PL_ERR_SCHEMA, __FILE__, __LINE__, "%s: %s: %lld rows for %d DAGs", file,
-                      path, (long long)dims[0], n);
+    if (rc == PL_OK) rc = check_table(file, path, rank, dims, n, N_FIELDS);
     snprintf(path, sizeof path, "%s/integers", group);
     if (rc == PL_OK) rc = h5io_read_i64_alloc(h, path, &i, &rank, dims);
+    if (rc == PL_OK) rc = check_table(file, path, rank, dims, n, N_INTS);
     search_cand *c = NULL;
     if (rc == PL_OK) {
         c = pl_xcalloc((size_t)n + 1, sizeof *c);
@@ -159,7 +169,7 @@ static int read_state(h5io_reader *h, const char *path, const char *fingerprint,
     PL_TRY(h5io_read_f64_alloc(h, "/ms", &st->ms, &rank, dims));
     st->n_ops = (int)dims[0];
     PL_TRY(h5io_read_i32_alloc(h, "/tried", &st->tried, &rank, dims));
-    if (st->n_ops != r->model->n_operators || dims[0] != st->n_ops)
+    if (rank != 1 || st->n_ops != r->model->n_operators || dims[0] != st->n_ops)
         PL_FAIL(PL_ERR_SCHEMA, "%s: /ms and /tried do not match the model's %d operators", path,
                 r->model->n_operators);
     int64_t v[10];
@@ -195,7 +205,7 @@ static int read_state(h5io_reader *h, const char *path, const char *fingerprint,
     for (int k = 0; k < RNG_COUNT && rc == PL_OK; k++) {
         st->rng[k] = gsl_rng_alloc(gsl_rng_mt19937);
         size_t bytes = gsl_rng_size(st->rng[k]);
-        if (dims[0] != RNG_COUNT || (size_t)dims[1] * 8 < bytes)
+        if (rank != 2 || dims[0] != RNG_COUNT || (size_t)dims[1] * 8 < bytes)
             rc = pl_error(PL_ERR_SCHEMA, __FILE__, __LINE__, "%s: /rng: streams of another "
                           "generator", path);
         else

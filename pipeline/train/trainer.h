@@ -37,7 +37,8 @@ typedef struct {
     const char *schema;
     const char *artifact_path;   /* where gos.baseline goes                     */
     const char *checkpoint_path; /* gos.checkpoint, read if present and made
-                                    for the same train fingerprint; NULL: no
+                                    for the same fingerprint of this stage
+                                    (train or finetune); NULL: no
                                     checkpoints (and no stop_after_epoch)     */
     int stop_after_epoch;        /* > 0: stop once this epoch is checkpointed  */
     int progress;                /* 1: a live progress line on stderr          */
