@@ -518,6 +518,13 @@ int main(void)
     search_result r, again;
     rc = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &r);
     CHECK(rc == PL_OK, "search: %s", pl_last_error());
+    /* Every candidate asked for (the first population and one per
+     * generation) is either evaluated or a cache hit; nothing else counts. */
+    for (int s = 0; rc == PL_OK && s < r.n_steps; s++)
+        CHECK(r.steps[s].evaluations + r.steps[s].cache_hits ==
+                  o.population * (o.generations + 1),
+              "step %d: %d evaluations + %d cache hits for %d candidates asked", s,
+              r.steps[s].evaluations, r.steps[s].cache_hits, o.population * (o.generations + 1));
     if (rc == PL_OK) {
         CHECK(r.base_accuracy == 1.0, "baseline accuracy %g", r.base_accuracy);
         int replaced = 0;
