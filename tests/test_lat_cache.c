@@ -128,8 +128,28 @@ static void test_memory_and_missing(void)
     memset(from_prov.device, 0, sizeof from_prov.device);
     memset(from_prov.build, 0, sizeof from_prov.build);
     from_prov.batch = from_prov.threads = 0;
+    p.warmup_runs = 2;
+    p.timed_runs = 5;
+    p.min_run_ms = 0.5;
     lat_cache_key_set_device(&from_prov, &p);
-    CHECK_CLOSE(get_or(c, &from_prov, -1), 1.25, 0, 0, "key from dev_provenance");
+    CHECK(from_prov.batch == 1 && from_prov.threads == 2 && !strcmp(from_prov.device, "host") &&
+              !strcmp(from_prov.build, "gos abc123, gcc 12.2.0, OpenBLAS 0.3.21 Haswell; "
+                                       "timed: 2 warm-up, 5 runs of >= 0.5 ms"),
+          "key from dev_provenance: %s", from_prov.build);
+    lat_cache_put(c, &from_prov, 2.5);
+    CHECK_CLOSE(get_or(c, &from_prov, -1), 2.5, 0, 0, "key from dev_provenance");
+    p.timed_runs = 50; /* timed another way: another entry */
+    lat_cache_key_set_device(&from_prov, &p);
+    CHECK_CLOSE(get_or(c, &from_prov, -1), -1, 0, 0, "another timing misses");
+    /* A build too long for the key keeps the timing whole, at the end. */
+    memset(p.build, 'b', sizeof p.build - 1);
+    p.build[sizeof p.build - 1] = '\0';
+    lat_cache_key_set_device(&from_prov, &p);
+    const char *timing = "; timed: 2 warm-up, 50 runs of >= 0.5 ms";
+    const size_t len = strlen(from_prov.build);
+    CHECK(len == sizeof from_prov.build - 1 &&
+              !strcmp(from_prov.build + len - strlen(timing), timing),
+          "a long build is cut before the timing");
     lat_cache_close(c);
     CHECK(access(path, F_OK) != 0, "closing without save writes nothing");
 

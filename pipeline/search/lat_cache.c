@@ -102,7 +102,13 @@ void lat_cache_key_set_device(lat_cache_key *k, const dev_provenance *p)
     snprintf(k->device, sizeof k->device, "%s", p->device);
     k->batch = p->batch;
     k->threads = p->threads;
-    snprintf(k->build, sizeof k->build, "%s", p->build);
+    /* How it was timed counts too: a median of 3 runs is not one of 50. */
+    char timing[96];
+    snprintf(timing, sizeof timing, "; timed: %d warm-up, %d runs of >= %g ms", p->warmup_runs,
+             p->timed_runs, p->min_run_ms);
+    const size_t room = sizeof k->build - 1 - strlen(timing), used = strlen(p->build);
+    snprintf(k->build, sizeof k->build, "%.*s%s", (int)(used < room ? used : room), p->build,
+             timing);
 }
 
 /* ---- the table ----------------------------------------------------------- */

@@ -3,7 +3,8 @@
  * A measured latency (ms) is stored under a key made of everything it
  * depends on: the candidate's structural hash, its boundary (input shapes
  * and output shape), the device name, the batch, the threads and the build
- * (dev_provenance.build: program revision, compiler, BLAS). A key that
+ * (dev_provenance.build: program revision, compiler, BLAS, and the timing
+ * settings: warm-up runs, timed runs, minimum run time). A key that
  * differs in any field is a different entry, so a cached number is only
  * reused where it would have been measured the same way.
  *
@@ -50,8 +51,8 @@ typedef struct {
 
 typedef struct lat_cache lat_cache; /* opaque */
 
-/* Copies device, batch, threads and build of p into k (the rest of k is
- * left as it is). */
+/* Copies device, batch, threads and build of p into k, the build followed
+ * by p's timing settings (the rest of k is left as it is). */
 void lat_cache_key_set_device(lat_cache_key *k, const dev_provenance *p);
 
 /* Opens the cache backed by the file at path (which need not exist). When
