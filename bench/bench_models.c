@@ -212,8 +212,12 @@ static int gos_open(gos_model *m, const bench_row *r)
     if (r->training) PL_TRY(m->loss = ig_softmax_xent(m->g, m->nodes.logits));
     PL_TRY(ig_graph_finalize(m->g));
     ig_graph_init_params(m->g, 1);
-    PL_TRY(ig_graph_plan(m->g, r->batch));
-    PL_TRY(ig_set_training(m->g, r->training));
+    if (r->training) {
+        PL_TRY(ig_graph_plan(m->g, r->batch));
+        PL_TRY(ig_set_training(m->g, 1));
+    } else {
+        PL_TRY(ig_graph_plan_inference(m->g, r->batch));
+    }
     fill_random(ig_value(m->g, m->nodes.input), (size_t)r->batch * 3 * r->size * r->size, 7);
     m->labels = pl_xmalloc((size_t)r->batch * sizeof(int32_t));
     for (int i = 0; i < r->batch; i++) m->labels[i] = (int32_t)((i * 7 + 3) % r->classes);

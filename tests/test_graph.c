@@ -303,6 +303,42 @@ static void test_replan_reuses(void)
     ig_graph_free(g);
 }
 
+/* An inference plan runs forward exactly as a training plan in evaluation
+ * mode, without the gradient slab; a training plan afterwards adds it and
+ * backward runs. */
+static void test_plan_inference(void)
+{
+    ig_graph *a = ig_graph_alloc(), *b = ig_graph_alloc();
+    int in_a, in_b;
+    int loss = build_mixed(a, &in_a);
+    build_mixed(b, &in_b);
+    CHECK(ig_graph_finalize(a) == PL_OK && ig_graph_finalize(b) == PL_OK, "finalize");
+    ig_graph_init_params(a, 3);
+    ig_graph_init_params(b, 3);
+    CHECK(ig_graph_plan(a, 3) == PL_OK && ig_set_training(a, 0) == PL_OK, "training plan");
+    ig_set_training(b, 1);
+    CHECK(ig_graph_plan_inference(b, 3) == PL_OK, "inference plan");
+    CHECK(b->dact == NULL && !b->grads_planned && !b->training,
+          "an inference plan allocates no gradients and evaluates");
+    fill_pattern(ig_value(a, in_a), 3 * 4 * 9 * 9, 1.0);
+    fill_pattern(ig_value(b, in_b), 3 * 4 * 9 * 9, 1.0);
+    int32_t labels[3] = {0, 3, 4};
+    ig_forward(a, labels);
+    ig_forward(b, labels);
+    CHECK(memcmp(ig_value(a, loss - 1), ig_value(b, loss - 1), 3 * 5 * sizeof(float)) == 0 &&
+              a->loss == b->loss,
+          "the same logits and loss (%g, %g)", a->loss, b->loss);
+    CHECK(ig_graph_plan(b, 3) == PL_OK && b->dact != NULL && b->grads_planned,
+          "a training plan afterwards adds the gradients");
+    ig_zero_grad(b);
+    ig_backward(b, loss);
+    double norm = 0;
+    for (size_t i = 0; i < b->param_size; i++) norm += fabs(b->grad[i]);
+    CHECK(norm > 0 && isfinite(norm), "and backward runs (|grad| %g)", norm);
+    ig_graph_free(a);
+    ig_graph_free(b);
+}
+
 /* The same step on 1 and 2 threads agrees (sgemm may reassociate and each
  * thread sums its own images' weight gradients). Both graphs are planned on
  * one thread: at batch 26 the stem convolution's 9x9 planes make two column
@@ -361,6 +397,7 @@ int main(void)
     test_modes();
     test_whole_graph_gradient();
     test_replan_reuses();
+    test_plan_inference();
     test_thread_independence();
     return check_summary("test_graph");
 }

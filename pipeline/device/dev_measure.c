@@ -118,8 +118,7 @@ static void fill_input(float *x, size_t n)
 static int prepare_graph(ig_graph *g, int batch, const dev_timing *t, int **nodes, int *count)
 {
     const int threads_before = pl_threads_get();
-    PL_TRY(ig_graph_plan(g, batch));
-    PL_TRY(ig_set_training(g, 0));
+    PL_TRY(ig_graph_plan_inference(g, batch));
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == IG_OP_INPUT)
             fill_input(ig_value(g, i), (size_t)batch * (size_t)g->nodes[i].shape.c *

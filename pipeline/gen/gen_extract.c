@@ -130,8 +130,7 @@ int gen_capture(ig_graph *model, int input_node, const float *images, int n, int
 {
     memset(out, 0, sizeof *out);
     PL_ASSERT(n >= 1 && batch >= 1 && n_ops >= 0);
-    PL_TRY(ig_graph_plan(model, batch));
-    PL_TRY(ig_set_training(model, 0));
+    PL_TRY(ig_graph_plan_inference(model, batch));
     out->n = n;
     out->n_ops = n_ops;
     out->inputs = pl_xcalloc((size_t)n_ops * GEN_MAX_INPUTS + 1, sizeof *out->inputs);

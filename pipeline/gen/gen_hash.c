@@ -272,8 +272,7 @@ int gen_functional_hash(const gen_dag *d, const gen_boundary *b, uint64_t *out)
     ig_graph *g = NULL;
     PL_TRY(gen_dag_build(&c, b, &g));
     ig_graph_init_params(g, FH_PARAM_SEED);
-    int rc = ig_graph_plan(g, FH_BATCH);
-    if (rc == PL_OK) rc = ig_set_training(g, 0);
+    int rc = ig_graph_plan_inference(g, FH_BATCH);
     if (rc < 0) {
         ig_graph_free(g);
         return rc;

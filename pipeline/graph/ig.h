@@ -130,9 +130,11 @@ typedef struct ig_graph {
 
     int          batch;              /* N of the current plan, 0 before        */
     size_t       act_size, aux_size, work_size;
-    size_t       act_cap, aux_cap, work_cap, labels_cap; /* allocated sizes   */
+    size_t       act_cap, dact_cap, aux_cap, work_cap, labels_cap; /* allocated */
     float       *act;                /* (act_size) every node's output         */
-    float       *dact;               /* (act_size) their gradients             */
+    float       *dact;               /* (act_size) their gradients, when
+                                        grads_planned                          */
+    int          grads_planned;      /* 0: planned for inference alone        */
     float       *aux;                /* (aux_size) saved data for backward     */
     float       *work;               /* (work_size) shared kernel workspace    */
     int32_t     *labels;             /* (batch) class labels for the loss      */
@@ -208,6 +210,13 @@ void ig_graph_init_params(ig_graph *g, uint64_t seed);
  * Allocates only when a slab must grow; re-planning for a smaller or equal
  * batch reuses the memory. */
 int ig_graph_plan(ig_graph *g, int batch);
+
+/* As ig_graph_plan without the activation-gradient slab (as large as the
+ * activations', so planning costs half the fresh memory), then evaluation
+ * mode: for a graph that only runs forward (accuracy, timing, capturing
+ * activations, a distillation teacher). Gradients need a new ig_graph_plan;
+ * ig_gradient, ig_seed_gradient and ig_backward abort until then. */
+int ig_graph_plan_inference(ig_graph *g, int batch);
 
 /* The kernel workspace, grown to at least floats when it is smaller: some
  * kernels' workspace grows with the thread count (nn_conv2d_workspace), which

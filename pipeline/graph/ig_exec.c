@@ -38,7 +38,7 @@ float *ig_value(const ig_graph *g, int node)
 
 float *ig_gradient(const ig_graph *g, int node)
 {
-    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    PL_ASSERT(g->batch > 0 && g->grads_planned && node >= 0 && node < g->n_nodes);
     return g->dact + g->nodes[node].act_off;
 }
 
@@ -66,7 +66,7 @@ void ig_zero_grad(ig_graph *g) { memset(g->grad, 0, g->param_size * sizeof(float
 
 void ig_seed_gradient(ig_graph *g, int node, const float *dout)
 {
-    PL_ASSERT(g->batch > 0 && node >= 0 && node < g->n_nodes);
+    PL_ASSERT(g->batch > 0 && g->grads_planned && node >= 0 && node < g->n_nodes);
     memset(g->dact, 0, g->act_size * sizeof(float));
     const ig_node *nd = &g->nodes[node];
     memcpy(g->dact + nd->act_off, dout, (size_t)g->batch * ig_shape_size(&nd->shape) * sizeof(float));
@@ -74,7 +74,7 @@ void ig_seed_gradient(ig_graph *g, int node, const float *dout)
 
 void ig_backward(ig_graph *g, int seed_node)
 {
-    PL_ASSERT(g->batch > 0 && seed_node >= 0 && seed_node < g->n_nodes);
+    PL_ASSERT(g->batch > 0 && g->grads_planned && seed_node >= 0 && seed_node < g->n_nodes);
     const ig_node *seed = &g->nodes[seed_node];
     if (seed->op == IG_OP_SOFTMAX_XENT) {
         memset(g->dact, 0, g->act_size * sizeof(float));

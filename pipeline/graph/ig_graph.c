@@ -228,7 +228,7 @@ static void *ensure(void *buf, size_t *cap, size_t need, size_t elem)
     return pl_xcalloc(need ? need : 1, elem);
 }
 
-int ig_graph_plan(ig_graph *g, int batch)
+static int plan(ig_graph *g, int batch, int grads)
 {
     if (!g->finalized) PL_FAIL(PL_ERR_INVAL, "graph must be finalized before planning");
     if (batch <= 0) PL_FAIL(PL_ERR_INVAL, "batch size must be positive (got %d)", batch);
@@ -246,9 +246,9 @@ int ig_graph_plan(ig_graph *g, int batch)
             if (w > work) work = w;
         }
     }
-    size_t act_cap = g->act_cap; /* act and dact grow together */
     g->act = ensure(g->act, &g->act_cap, act, sizeof(float));
-    g->dact = ensure(g->dact, &act_cap, act, sizeof(float));
+    if (grads) g->dact = ensure(g->dact, &g->dact_cap, act, sizeof(float));
+    g->grads_planned = grads;
     g->aux = ensure(g->aux, &g->aux_cap, aux, sizeof(float));
     g->work = ensure(g->work, &g->work_cap, work, sizeof(float));
     g->labels = ensure(g->labels, &g->labels_cap, (size_t)batch, sizeof(int32_t));
@@ -257,6 +257,14 @@ int ig_graph_plan(ig_graph *g, int batch)
     g->work_size = work;
     g->batch = batch;
     return PL_OK;
+}
+
+int ig_graph_plan(ig_graph *g, int batch) { return plan(g, batch, 1); }
+
+int ig_graph_plan_inference(ig_graph *g, int batch)
+{
+    PL_TRY(ig_set_training(g, 0));
+    return plan(g, batch, 0);
 }
 
 float *ig_graph_work(ig_graph *g, size_t floats)

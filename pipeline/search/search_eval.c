@@ -31,7 +31,7 @@ static double accuracy_from(ig_graph *g, const search_prefix *prefix, int input_
     int classes = g->nodes[logits_node].shape.c, batch = n < SEARCH_EVAL_BATCH ? n : SEARCH_EVAL_BATCH,
         correct = 0;
     const int cut = prefix && prefix->n == n ? prefix->cut : 0;
-    if (ig_graph_plan(g, batch) < 0 || ig_set_training(g, 0) < 0) return NAN;
+    if (ig_graph_plan_inference(g, batch) < 0) return NAN;
     for (int start = 0; start < n; start += batch) {
         int b = n - start < batch ? n - start : batch;
         memcpy(ig_value(g, input_node), images + (size_t)start * in_size,

@@ -73,8 +73,7 @@ int search_prefix_build(ig_graph *model, int input_node, int logits_node, int op
         }
     pl_free(is_live);
     const int batch = n < SEARCH_EVAL_BATCH ? n : SEARCH_EVAL_BATCH;
-    int rc = ig_graph_plan(model, batch);
-    if (rc == PL_OK) rc = ig_set_training(model, 0);
+    int rc = ig_graph_plan_inference(model, batch);
     if (rc < 0) {
         search_prefix_free(p);
         return rc;

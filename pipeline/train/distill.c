@@ -33,8 +33,7 @@ int distill_init(distill *d, const ig_graph *teacher, int teacher_input, int tea
     d->weight = (float)weight;
     d->temperature = (float)temperature;
     d->dlogits = pl_xmalloc((size_t)batch * classes * sizeof(float));
-    int rc = ig_graph_plan(d->teacher, batch);
-    if (rc == PL_OK) rc = ig_set_training(d->teacher, 0);
+    int rc = ig_graph_plan_inference(d->teacher, batch);
     if (rc < 0) distill_free(d);
     return rc;
 }
