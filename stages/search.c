@@ -70,6 +70,7 @@ static int options_from(const cfg_experiment *e, search_options *o, dev_provenan
     o->population = c->population;
     o->generations = c->generations;
     o->crossover_rate = c->crossover_rate;
+    o->fresh_offspring = c->fresh_offspring;
     o->scratch_share = c->scratch_share;
     o->choose_knee = strcmp(c->choice, "knee") == 0;
     o->min_gain = c->min_gain;

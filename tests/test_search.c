@@ -526,6 +526,27 @@ int main(void)
               "step %d: %d evaluations + %d cache hits for %d candidates asked", s,
               r.steps[s].evaluations, r.steps[s].cache_hits, o.population * (o.generations + 1));
     if (rc == PL_OK) {
+        /* fresh_offspring redraws offspring equivalent to a scored candidate:
+         * fewer cache hits, more evaluations, and still deterministic. */
+        search_result fresh, fresh_again;
+        o.fresh_offspring = 1;
+        int ok = search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &fresh) == PL_OK;
+        ok = ok && search_run(g, nodes.input, nodes.logits, &data, NULL, &o, &fresh_again) == PL_OK;
+        CHECK(ok, "fresh_offspring search: %s", pl_last_error());
+        if (ok) {
+            CHECK(fresh.cache_hits < r.cache_hits && fresh.evaluations > r.evaluations,
+                  "fresh offspring: %ld hits and %ld evaluations, against %ld and %ld",
+                  (long)fresh.cache_hits, (long)fresh.evaluations, (long)r.cache_hits,
+                  (long)r.evaluations);
+            CHECK(fresh.evaluations == fresh_again.evaluations &&
+                      fresh.final_latency_ms == fresh_again.final_latency_ms,
+                  "fresh offspring: deterministic");
+            search_free(&fresh);
+            search_free(&fresh_again);
+        }
+        o.fresh_offspring = 0;
+    }
+    if (rc == PL_OK) {
         CHECK(r.base_accuracy == 1.0, "baseline accuracy %g", r.base_accuracy);
         int replaced = 0;
         for (int s = 0; s < r.n_steps; s++) {

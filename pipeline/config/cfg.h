@@ -132,6 +132,7 @@ typedef struct {
     int    operators;        /* replacements wanted                           */
     int    population, generations;
     double crossover_rate, scratch_share;
+    int    fresh_offspring;  /* bool: offspring equivalent to a scored candidate are redrawn */
     char   choice[32];       /* enum: "lowest_latency", "knee"                */
     double min_gain;         /* relative latency cut a replacement must bring */
     double min_share;        /* operators below this latency share end it     */

@@ -452,6 +452,13 @@ static const cfg_key_spec keys[] = {
      .fingerprinted = 1,
      .doc = "Share of offspring made by crossover of two tournament winners; the rest by "
             "mutation of one."},
+    {.section = "search", .key = "fresh_offspring", .type = CFG_BOOL,
+     AT_INT(search.fresh_offspring), .def_int = 0, .fingerprinted = 1,
+     .doc = "Redraw an offspring (up to 20 times) that computes the same as a candidate this "
+            "step already scored or as an earlier offspring of the generation (equal "
+            "functional hash), so each generation brings new candidates instead of cache "
+            "hits; the redraws cost a functional hash each, and the new candidates their "
+            "evaluations. false: duplicates stand, and take the scored candidate's results."},
     {.section = "search", .key = "scratch_share", .type = CFG_FLOAT,
      AT_FLOAT(search.scratch_share), .def_float = 0.25, .bounds = MIN_MAX, .min = 0, .max = 1,
      .fingerprinted = 1,

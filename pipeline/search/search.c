@@ -79,7 +79,30 @@ static int initial_population(const eval_ctx *x, const graphgen_result *seeds, g
     return n;
 }
 
-/* P offspring of pop by tournament selection, crossover or mutation. */
+/* The functional hash of dag, as search_evaluate_batch computes it. */
+static uint64_t functional_hash(const eval_ctx *x, const gen_dag *dag)
+{
+    gen_dag c = *dag;
+    gen_canonicalize(&c);
+    uint64_t h;
+    if (gen_functional_hash(&c, &x->op.boundary, &h) < 0) h = gen_struct_hash(&c);
+    return h;
+}
+
+/* Whether hash h is a candidate's of x's cache or of kids[0..n) (whose
+ * func_hash offspring set). */
+static int seen_before(const eval_ctx *x, uint64_t h, const search_cand *kids, int n)
+{
+    for (int i = 0; i < x->n_cache; i++)
+        if (x->cache[i].func_hash == h) return 1;
+    for (int i = 0; i < n; i++)
+        if (kids[i].func_hash == h) return 1;
+    return 0;
+}
+
+/* P offspring of pop by tournament selection, crossover or mutation. With
+ * o->fresh_offspring, a valid child that computes what a scored candidate or
+ * an earlier child does is redrawn too (the 20th try stands either way). */
 static void offspring(const eval_ctx *x, const search_cand *pop, const nsga2_fitness *fit,
                       gsl_rng *select, gsl_rng *vary, search_cand *kids)
 {
@@ -97,6 +120,9 @@ static void offspring(const eval_ctx *x, const search_cand *pop, const nsga2_fit
                 ok = gen_mutate(&kids[k].dag, &pop[a].dag, &x->op.boundary, &o->iset, vary, NULL);
             }
             if (!ok && tries == 19) kids[k].dag = pop[a].dag; /* keep a copy */
+            if (!o->fresh_offspring || (!ok && tries < 19)) continue;
+            kids[k].func_hash = functional_hash(x, &kids[k].dag);
+            if (tries < 19 && seen_before(x, kids[k].func_hash, kids, k)) ok = 0;
         }
     }
 }

@@ -36,6 +36,8 @@ typedef struct {
     int             population, generations;
     double          crossover_rate; /* else mutation                            */
     double          scratch_share;  /* of the first population                  */
+    int             fresh_offspring;/* redraw offspring equivalent to a scored
+                                       candidate or an earlier offspring       */
     int             choose_knee;    /* 0: lowest latency on the feasible front  */
     double          min_gain;       /* relative latency cut to replace          */
     double          min_share;      /* stop at an operator below this share of
