@@ -89,8 +89,8 @@ static uint64_t functional_hash(const eval_ctx *x, const gen_dag *dag)
     return h;
 }
 
-/* Whether hash h is a candidate's of x's cache or of kids[0..n) (whose
- * func_hash offspring set). */
+/* Whether h is the functional hash of a candidate in x's cache or of one of
+ * kids[0..n) (their func_hash, as offspring sets it). */
 static int seen_before(const eval_ctx *x, uint64_t h, const search_cand *kids, int n)
 {
     for (int i = 0; i < x->n_cache; i++)
