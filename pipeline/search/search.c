@@ -79,18 +79,8 @@ static int initial_population(const eval_ctx *x, const graphgen_result *seeds, g
     return n;
 }
 
-/* The functional hash of dag, as search_evaluate_batch computes it. */
-static uint64_t functional_hash(const eval_ctx *x, const gen_dag *dag)
-{
-    gen_dag c = *dag;
-    gen_canonicalize(&c);
-    uint64_t h;
-    if (gen_functional_hash(&c, &x->op.boundary, &h) < 0) h = gen_struct_hash(&c);
-    return h;
-}
-
 /* Whether h is the functional hash of a candidate in x's cache or of one of
- * kids[0..n) (their func_hash, as offspring sets it). */
+ * kids[0..n) (hashed by offspring). */
 static int seen_before(const eval_ctx *x, uint64_t h, const search_cand *kids, int n)
 {
     for (int i = 0; i < x->n_cache; i++)
@@ -121,7 +111,7 @@ static void offspring(const eval_ctx *x, const search_cand *pop, const nsga2_fit
             }
             if (!ok && tries == 19) kids[k].dag = pop[a].dag; /* keep a copy */
             if (!o->fresh_offspring || (!ok && tries < 19)) continue;
-            kids[k].func_hash = functional_hash(x, &kids[k].dag);
+            search_hash_candidate(x, &kids[k]);
             if (tries < 19 && seen_before(x, kids[k].func_hash, kids, k)) ok = 0;
         }
     }

@@ -195,6 +195,14 @@ static const search_cand *cache_find(const eval_ctx *x, uint64_t func_hash)
     return NULL;
 }
 
+void search_hash_candidate(const eval_ctx *x, search_cand *c)
+{
+    gen_canonicalize(&c->dag);
+    c->struct_hash = gen_struct_hash(&c->dag);
+    if (gen_functional_hash(&c->dag, &x->op.boundary, &c->func_hash) < 0)
+        c->func_hash = c->struct_hash;
+}
+
 void search_cache_add(eval_ctx *x, const search_cand *c)
 {
     if (x->n_cache == x->cap_cache) {
@@ -215,9 +223,7 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
     int *fresh = pl_xmalloc((size_t)(n + 1) * sizeof(int)), n_fresh = 0;
     for (int i = 0; i < n; i++) {
         search_cand *c = &cands[i];
-        gen_canonicalize(&c->dag);
-        c->struct_hash = gen_struct_hash(&c->dag);
-        if (gen_functional_hash(&c->dag, &x->op.boundary, &c->func_hash) < 0) c->func_hash = c->struct_hash;
+        search_hash_candidate(x, c);
         const search_cand *hit = cache_find(x, c->func_hash);
         int dup = 0;
         for (int j = 0; j < n_fresh && !hit; j++) dup |= cands[fresh[j]].func_hash == c->func_hash;

@@ -77,6 +77,10 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n);
 int search_latency_bar(eval_ctx *x);
 void search_cache_add(eval_ctx *x, const search_cand *c);
 
+/* Canonicalizes c's DAG and sets its structural and functional hashes (the
+ * functional one is the structural one when the DAG cannot be run). */
+void search_hash_candidate(const eval_ctx *x, search_cand *c);
+
 /* search_prefix.c: builds p for the operator operator_id of model (runs
  * the model below the operator over images (n, input shape) in batches of
  * 64, as search_accuracy does); holds nothing (cut 0) when the live values
