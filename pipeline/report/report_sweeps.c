@@ -290,21 +290,22 @@ static int write_sweep(const rp_experiment *variants, int n, const char *dir, FI
     return rc;
 }
 
-/* Whether file is a sweep table's ("sweep_" SWEEP "." md/csv/tex), with
- * SWEEP (length *sweep_len) at file + 6. */
-static int sweep_table_file(const char *file, size_t *sweep_len)
+/* The SWEEP of a sweep table's file name ("sweep_" SWEEP "." md/csv/tex):
+ * its start, and its length in *sweep_len; NULL when file is no such name. */
+static const char *sweep_of_table_file(const char *file, size_t *sweep_len)
 {
     static const char prefix[] = "sweep_";
     static const char *const extensions[] = {".md", ".csv", ".tex"};
-    if (strncmp(file, prefix, sizeof prefix - 1)) return 0;
+    const size_t skip = sizeof prefix - 1;
+    if (strncmp(file, prefix, skip)) return NULL;
     const char *dot = strrchr(file, '.');
-    if (dot == NULL || dot == file + sizeof prefix - 1) return 0;
+    if (dot == NULL || dot == file + skip) return NULL;
     for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++)
         if (!strcmp(dot, extensions[e])) {
-            *sweep_len = (size_t)(dot - file) - (sizeof prefix - 1);
-            return 1;
+            *sweep_len = (size_t)(dot - file) - skip;
+            return file + skip;
         }
-    return 0;
+    return NULL;
 }
 
 /* Whether some experiment of r is a variant of the sweep named
@@ -330,12 +331,13 @@ static int remove_stale_sweep_tables(const rp_results *r, const char *dir, FILE 
     rp_buf path = {0};
     for (struct dirent *e; rc == PL_OK && (e = readdir(d)) != NULL;) {
         size_t len;
-        if (!sweep_table_file(e->d_name, &len) || sweep_has_table(r, e->d_name + 6, len)) continue;
+        const char *name = sweep_of_table_file(e->d_name, &len);
+        if (name == NULL || sweep_has_table(r, name, len)) continue;
         path.len = 0;
         rp_buf_printf(&path, "%s/%s", dir, e->d_name);
         if (unlink(path.data) != 0)
-            rc = pl_error(PL_ERR_IO, __FILE__, __LINE__, "%s: cannot remove a stale sweep table: %s", path.data,
-                            strerror(errno));
+            rc = pl_error(PL_ERR_IO, __FILE__, __LINE__,
+                          "%s: cannot remove a stale sweep table: %s", path.data, strerror(errno));
         else
             fprintf(notes, "report: removed %s (its sweep has no validated variant here)\n",
                     path.data);
