@@ -349,11 +349,7 @@ static int finish_step(search_state *st, const search_options *o)
     search_cand orig;
     memset(&orig, 0, sizeof orig);
     orig.dag = x->op.dag;
-    /* A look-up for the record, not a search evaluation: a hit (the usual
-     * case, the original was scored in the first generation) is not counted. */
-    const long hits = x->cache_hits;
-    PL_TRY(search_evaluate_batch(x, &orig, 1));
-    x->cache_hits = hits;
+    PL_TRY(search_score(x, &orig));
     s->latency_before_ms = orig.latency_ms;
     s->params_before = orig.params;
     const search_cand *best = pick >= 0 ? &st->pop[pick] : NULL;

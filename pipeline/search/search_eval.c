@@ -215,6 +215,19 @@ void search_cache_add(eval_ctx *x, const search_cand *c)
     x->cache[x->n_cache++] = *c;
 }
 
+/* c becomes the equivalent candidate that was scored, DAG included: its
+ * results hold for what it computes once fitted from its own seed, so it,
+ * not c, is what the step may splice (and refit). Then its objectives and
+ * constraint violation. */
+static void take_scored(const eval_ctx *x, search_cand *c, const search_cand *scored)
+{
+    *c = *scored;
+    memset(&c->fit, 0, sizeof c->fit);
+    c->fit.obj[0] = c->latency_ms;
+    c->fit.obj[1] = (double)c->params;
+    c->fit.violation = fmax(0.0, x->min_accuracy - c->accuracy);
+}
+
 /* Evaluates cands[0..n) (the "tell" of an ask/tell round): hashes, cache
  * lookups, parallel evaluation of the new ones, then objectives and
  * constraint violations. */
@@ -247,17 +260,9 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
     x->evaluations += n_fresh;
     for (int t = 0; t < n_fresh; t++) search_cache_add(x, &cands[fresh[t]]);
     for (int i = 0; i < n; i++) {
-        search_cand *c = &cands[i];
-        const search_cand *hit = cache_find(x, c->func_hash);
+        const search_cand *hit = cache_find(x, cands[i].func_hash);
         PL_ASSERT(hit != NULL);
-        /* The equivalent candidate that was scored, DAG included: its
-         * results hold for what it computes once fitted from its own seed,
-         * so it, not c, is what the step may splice (and refit). */
-        *c = *hit;
-        memset(&c->fit, 0, sizeof c->fit);
-        c->fit.obj[0] = c->latency_ms;
-        c->fit.obj[1] = (double)c->params;
-        c->fit.violation = fmax(0.0, x->min_accuracy - c->accuracy);
+        take_scored(x, &cands[i], hit);
     }
     pl_free(fresh);
     if (failed)
@@ -266,3 +271,14 @@ int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n)
     return PL_OK;
 }
 
+/* c's scored results: looked up in the cache (for the original at the end of
+ * a step, scored in the first generation) or, when absent, evaluated. A
+ * look-up is a record, not a search evaluation: it counts no cache hit. */
+int search_score(eval_ctx *x, search_cand *c)
+{
+    search_hash_candidate(x, c);
+    const search_cand *hit = cache_find(x, c->func_hash);
+    if (!hit) return search_evaluate_batch(x, c, 1);
+    take_scored(x, c, hit);
+    return PL_OK;
+}

@@ -72,6 +72,8 @@ typedef struct {
 gsl_rng *search_stream(uint64_t seed, int purpose, int step);
 int search_operator_latencies(ig_graph *g, const search_options *o, double *ms);
 int search_evaluate_batch(eval_ctx *x, search_cand *cands, int n);
+/* c's results from the cache, or evaluated when absent; counts no cache hit. */
+int search_score(eval_ctx *x, search_cand *c);
 /* Sets x->original_hash and x->max_latency_ms from the latency of the
  * original operator (x->op) on the device: (1 - o->min_gain) times it. */
 int search_latency_bar(eval_ctx *x);
