@@ -1,7 +1,8 @@
 /* finetune.c: the finetune stage. Trains the adapted model of the search
  * artifact end to end (SGD, the train section's recipe with the finetune
  * section's epochs and learning rate), optionally distilling the baseline
- * model's outputs (finetune.distill_weight), checkpointing after every epoch
+ * model's outputs (finetune.distill_weight; read from its stored logits on
+ * the training images when it has them), checkpointing after every epoch
  * and resuming from the checkpoint after a kill, and writes the adapted
  * artifact (gos.adapted: the layout of gos.baseline).
  *
@@ -14,6 +15,7 @@
 #include "ig.h"
 #include "pl_args.h"
 #include "pl_err.h"
+#include "pl_mem.h"
 #include "trainer.h"
 
 #include <stdio.h>
@@ -40,12 +42,15 @@ int main(int argc, char **argv)
     cfg_experiment *cfg = cfg_new();
     ig_graph *g = NULL, *teacher = NULL;
     int input_node = -1, logits_node = -1, teacher_input = -1, teacher_logits = -1;
+    float *teacher_table = NULL;
+    int64_t teacher_rows = 0;
     int rc = cfg_load(cfg, cfg_path);
     if (rc == PL_OK) rc = h5io_read_model(search, "gos.search", "/summary", &g, &input_node,
                                              &logits_node);
     if (rc == PL_OK && cfg->finetune.distill_weight > 0)
         rc = h5io_read_model(baseline, "gos.baseline", "/data", &teacher, &teacher_input,
                              &teacher_logits);
+    if (rc == PL_OK && teacher) rc = train_read_logits(baseline, &teacher_table, &teacher_rows);
     if (rc == PL_OK) {
         /* The train recipe with the finetune section's schedule. */
         cfg_train recipe = cfg->train;
@@ -64,6 +69,7 @@ int main(int argc, char **argv)
                              .stop_after_epoch = stop_after, .progress = progress,
                              .teacher = teacher, .teacher_input = teacher_input,
                              .teacher_logits = teacher_logits,
+                             .teacher_table = teacher_table, .teacher_rows = teacher_rows,
                              .distill_weight = cfg->finetune.distill_weight,
                              .distill_temperature = cfg->finetune.distill_temperature};
         train_result result;
@@ -72,6 +78,7 @@ int main(int argc, char **argv)
     if (rc < 0) fprintf(stderr, "finetune: error: %s\n", pl_last_error());
     ig_graph_free(g);
     ig_graph_free(teacher);
+    pl_free(teacher_table);
     cfg_delete(cfg);
     return rc < 0 ? 1 : 0;
 }

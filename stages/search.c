@@ -21,6 +21,7 @@
 #include "pl_mem.h"
 #include "pl_threads.h"
 #include "search.h"
+#include "trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,11 +163,16 @@ int main(int argc, char **argv)
     }
     if (rc == PL_OK) rc = h5io_read_model(baseline, "gos.baseline", "/data", &g, &input_node,
                                              &logits_node);
+    float *teacher_table = NULL; /* the baseline's logits, for the recovery */
+    int64_t teacher_rows = 0;
+    if (rc == PL_OK && o.recovery_distill_weight > 0)
+        rc = train_read_logits(baseline, &teacher_table, &teacher_rows);
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
     if (rc == PL_OK) rc = load_data(cfg, &data);
     if (rc == PL_OK) {
         search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val,
-                          &data.splits, g, input_node, logits_node};
+                          &data.splits, g, input_node, logits_node, teacher_table,
+                          teacher_rows};
         rc = search_run(g, input_node, logits_node, &sd, &seeds, &o, &result);
     }
     int stopped = rc == PL_OK && result.stopped;
@@ -207,6 +213,7 @@ int main(int argc, char **argv)
     pl_free(data.labels);
     ds_experiment_free(&data.splits);
     ig_graph_free(g);
+    pl_free(teacher_table);
     free(fingerprint);
     cfg_delete(cfg);
     return rc < 0 ? 1 : 0;

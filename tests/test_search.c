@@ -126,6 +126,67 @@ static double damaged_copy(ig_graph *g, const model_nodes *nodes, const search_d
                            data->val_labels, data->n_val);
 }
 
+/* The teacher's logits on the training images (N_TRAIN, 10), as a
+ * baseline keeps them (/data/train_logits). */
+static float *teacher_table(const search_data *data)
+{
+    ig_graph *t = ig_graph_copy(data->teacher, -1, NULL);
+    const ds_set *train = &data->train->train;
+    float *table = pl_xmalloc((size_t)train->n * 10 * sizeof *table);
+    enum { BATCH = 16 }; /* the recovery's, as the train stage's batch is finetune's */
+    int rc = ig_graph_plan_inference(t, BATCH);
+    for (int i = 0; i + BATCH <= train->n && rc == PL_OK; i += BATCH) {
+        memcpy(ig_value(t, data->teacher_input), train->images + (size_t)i * SIZE * SIZE,
+               BATCH * SIZE * SIZE * sizeof(float));
+        ig_forward(t, NULL);
+        memcpy(table + (size_t)i * 10, ig_value(t, data->teacher_logits),
+               BATCH * 10 * sizeof(float));
+    }
+    CHECK(rc == PL_OK, "the teacher's table: %s", pl_last_error());
+    ig_graph_free(t);
+    return table;
+}
+
+/* Distilled recovery (o) reading the teacher's logits from a table: the
+ * weights it reaches are those of running the teacher (ran) with the
+ * table right, and others with a table right only for the first batch
+ * (which checks it: the recovery of step 1, round 1 draws it). */
+static void check_recover_table(ig_graph *g, const model_nodes *nodes, const search_data *data,
+                                const search_options *o, const float *ran)
+{
+    float *right = teacher_table(data);
+    const int64_t rows = data->train->train.n;
+    float *wrong = pl_xmalloc((size_t)rows * 10 * sizeof *wrong);
+    for (int64_t i = 0; i < rows * 10; i++) wrong[i] = -right[i];
+    int32_t order[N_TRAIN];
+    ds_epoch_order(order, N_TRAIN, o->seed * 0x2545f4914f6cdd1dULL + 2, 0);
+    for (int i = 0; i < o->recovery_batch; i++)
+        memcpy(wrong + order[i] * 10, right + order[i] * 10, 10 * sizeof *wrong);
+    for (int pass = 0; pass < 2; pass++) {
+        search_data d = *data;
+        d.teacher_table = pass == 0 ? right : wrong;
+        d.teacher_rows = rows;
+        search_result r;
+        double acc = damaged_copy(g, nodes, data, &r);
+        r.base_accuracy = 1.0;
+        int rounds = 0, rc = search_recover(&r, &d, o, 1, "layer1.0.conv1", &acc, &rounds);
+        double diff = 0, scale = 0;
+        for (size_t i = 0; i < r.model->param_size; i++) {
+            diff = fmax(diff, fabs(r.model->param[i] - ran[i]));
+            scale = fmax(scale, fabs(ran[i]));
+        }
+        if (pass == 0)
+            CHECK(rc == PL_OK && diff <= 1e-4 * scale, "recovery reading the table: weights %g "
+                  "from the teacher's run (of %g): %s", diff, scale, rc < 0 ? pl_last_error() : "ok");
+        else
+            CHECK(rc == PL_OK && diff > 1e-2 * scale, "recovery reading a table wrong after the "
+                  "first batch: weights %g from the teacher's run (of %g)", diff, scale);
+        search_free(&r);
+    }
+    pl_free(right);
+    pl_free(wrong);
+}
+
 /* Recovery trains a damaged model back toward the labels, or toward the
  * teacher (the undamaged model) by distillation; a non-finite loss is an
  * error naming the operator and the step. */
@@ -157,6 +218,7 @@ static void test_recover(ig_graph *g, const model_nodes *nodes, search_data *dat
     rc = search_recover(&r, data, &o, 1, "layer1.0.conv1", &distilled, &rounds);
     CHECK(rc == PL_OK && distilled > damaged + 0.1, "distilled recovery: accuracy %g -> %g (%s)",
           damaged, distilled, rc < 0 ? pl_last_error() : "ok");
+    check_recover_table(g, nodes, data, &o, r.model->param);
     /* A teacher of another input shape is refused, naming both. */
     ig_graph *other = ig_graph_alloc();
     model_spec spec = {.name = "resnet18_small", .in_c = 1, .in_h = SIZE + 4, .in_w = SIZE + 4,
@@ -484,7 +546,7 @@ int main(void)
     ds_experiment splits;
     make_splits(g, &nodes, &splits);
     search_data data = {sample, N_SAMPLE, val, labels, N_VAL, &splits, g, nodes.input,
-                        nodes.logits};
+                        nodes.logits, NULL, 0};
     test_recover(g, &nodes, &data);
     test_recover_rounds(g, &nodes, &data);
     test_equivalents(g, &nodes, &data);

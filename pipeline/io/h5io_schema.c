@@ -19,6 +19,7 @@
 /* an optional dataset: added after files without it were written */
 #define DSET1_OPT(p, t, d0) {(p), NULL, H5IO_DATASET, (t), 1, {d0}, 0}
 #define DSET2(p, t, d0, d1) {(p), NULL, H5IO_DATASET, (t), 2, {d0, d1}, 1}
+#define DSET2_OPT(p, t, d0, d1) {(p), NULL, H5IO_DATASET, (t), 2, {d0, d1}, 0}
 
 static const h5io_entry provenance_entries[] = {
     ATTR("/", "schema", H5IO_T_STRING),
@@ -91,6 +92,9 @@ static const h5io_entry baseline_entries[] = {
     ATTR("/data", "classes", H5IO_T_I64),
     ATTR("/data", "input_node", H5IO_T_I64),
     ATTR("/data", "logits_node", H5IO_T_I64),
+    /* the train stage's, without augmentation (train_read_logits checks
+     * the extents against /metrics@train_images and /data@classes) */
+    DSET2_OPT("/data/train_logits", H5IO_T_F32, H5IO_ANY, H5IO_ANY),
 };
 
 /* The provenance attributes of a set of latencies (dev_write_provenance). */

@@ -143,6 +143,10 @@ typedef struct {
                                       baseline), with its input and logits
                                       nodes; may be NULL when not distilling */
     int            teacher_input, teacher_logits;
+    const float   *teacher_table;  /* (teacher_rows, classes) its logits on the
+                                      training images (train_read_logits), read
+                                      instead of running it; may be NULL     */
+    int64_t        teacher_rows;
 } search_data;
 
 /* Searches model (finalized, with weights; input_node and logits_node are

@@ -56,7 +56,8 @@ static int train_steps(ig_graph *g, int input_node, int logits_node, int loss_no
         ig_zero_grad(g);
         float loss = g->loss;
         if (teacher)
-            loss = distill_backward(teacher, g, input_node, logits_node, labels);
+            loss = distill_backward(teacher, g, input_node, logits_node, labels,
+                                    order + (size_t)within * batch);
         if (!isfinite(loss) && at > 0) {
             fprintf(stderr, "search: recovery after %s: the training loss is not finite (%g) at "
                     "step %lld: round %d is undone (a lower search.recovery_lr, %g, may "
@@ -99,6 +100,8 @@ int search_recover(search_result *r, const search_data *data, const search_optio
                           r->input_node, r->logits_node, o->recovery_batch,
                           o->recovery_distill_weight, o->recovery_distill_temperature,
                           "search: recovery");
+        if (rc == PL_OK && data->teacher_table && data->teacher_rows == data->train->train.n)
+            distill_use_table(&teacher, data->teacher_table, data->train->train.n);
     }
     /* r->model holds the best weights so far (its own at first), scoring
      * best; g trains on from them and replaces them only when it scores at

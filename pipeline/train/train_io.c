@@ -7,6 +7,7 @@
 #include "pl_err.h"
 #include "pl_mem.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -165,6 +166,10 @@ static int write_baseline_body(h5io_writer *w, const trainer *t, double test_los
     PL_TRY(h5io_write_attr_i64(w, "/data", "classes", t->data.train.classes));
     PL_TRY(h5io_write_attr_i64(w, "/data", "input_node", t->nodes.input));
     PL_TRY(h5io_write_attr_i64(w, "/data", "logits_node", t->nodes.logits));
+    if (t->train_logits) {
+        int64_t dims[2] = {t->data.train.n, t->data.train.classes};
+        PL_TRY(h5io_write_f32(w, "/data/train_logits", t->train_logits, 2, dims));
+    }
     return PL_OK;
 }
 
@@ -180,4 +185,42 @@ int train_write_baseline(trainer *t, double test_loss, double test_accuracy)
         return rc;
     }
     return h5io_commit(&w);
+}
+
+/* The table of r's /data/train_logits into *table (*rows rows). */
+static int read_logits(h5io_reader *r, float **table, int64_t *rows)
+{
+    if (!h5io_exists(r, "/data/train_logits")) return PL_OK;
+    int64_t images = 0, classes = 0, dims[H5IO_MAX_RANK];
+    int rank = 0;
+    PL_TRY(h5io_read_attr_i64(r, "/metrics", "train_images", &images));
+    PL_TRY(h5io_read_attr_i64(r, "/data", "classes", &classes));
+    PL_TRY(h5io_read_f32_alloc(r, "/data/train_logits", table, &rank, dims));
+    if (rank != 2 || dims[0] != images || dims[1] != classes)
+        PL_FAIL(PL_ERR_SCHEMA, "%s: /data/train_logits: expected (%lld, %lld) for its training "
+                "images and classes, found rank %d (%lld, %lld)", r->path, (long long)images,
+                (long long)classes, rank, (long long)dims[0], (long long)(rank > 1 ? dims[1] : 0));
+    for (int64_t i = 0; i < images * classes; i++)
+        if (!isfinite((*table)[i]))
+            PL_FAIL(PL_ERR_NUMERIC, "%s: /data/train_logits: image %lld, class %lld is %g: the "
+                    "artifact is corrupt", r->path, (long long)(i / classes),
+                    (long long)(i % classes), (double)(*table)[i]);
+    *rows = images;
+    return PL_OK;
+}
+
+int train_read_logits(const char *baseline_path, float **table, int64_t *rows)
+{
+    *table = NULL;
+    *rows = 0;
+    h5io_reader r;
+    PL_TRY(h5io_open(&r, baseline_path, "gos.baseline"));
+    int rc = read_logits(&r, table, rows);
+    h5io_close(&r);
+    if (rc < 0) {
+        pl_free(*table);
+        *table = NULL;
+        *rows = 0;
+    }
+    return rc;
 }

@@ -44,13 +44,19 @@ static int build_teacher(trainer *t)
                         t->nodes.input, t->nodes.logits, t->batch, o->distill_weight,
                         o->distill_temperature, t->stage));
     t->distilling = 1;
+    if (o->teacher_table && o->teacher_rows == t->data.train.n)
+        distill_use_table(&t->distill, o->teacher_table, t->data.train.n);
+    else if (o->teacher_table)
+        printf("%s: the baseline's stored logits cover %lld training images, not these %d: "
+               "it runs on every batch instead\n", t->stage, (long long)o->teacher_rows,
+               t->data.train.n);
     return PL_OK;
 }
 
-/* One step's loss and gradients: the labels' cross-entropy (the graph's loss
- * node), or, with a teacher, the distillation loss seeded at the logits.
- * Returns the loss. */
-static float loss_and_gradients(trainer *t)
+/* One step's loss and gradients on the batch of training images rows: the
+ * labels' cross-entropy (the graph's loss node), or, with a teacher, the
+ * distillation loss seeded at the logits. Returns the loss. */
+static float loss_and_gradients(trainer *t, const int32_t *rows)
 {
     ig_forward(t->g, t->labels); /* counts g->step: the dropout masks follow it */
     ig_zero_grad(t->g);
@@ -58,7 +64,9 @@ static float loss_and_gradients(trainer *t)
         ig_backward(t->g, t->loss_node);
         return t->g->loss;
     }
-    return distill_backward(&t->distill, t->g, t->nodes.input, t->nodes.logits, t->labels);
+    /* augmented batches are not the images the table's rows were made of */
+    return distill_backward(&t->distill, t->g, t->nodes.input, t->nodes.logits, t->labels,
+                            t->cfg->data.augment ? NULL : rows);
 }
 
 static int build(trainer *t)
@@ -177,7 +185,7 @@ static int train_epoch(trainer *t, int epoch)
     float lr = 0;
     for (int s = 0; s < t->steps_per_epoch; s++) {
         load_batch(t, &t->data.train, t->order + (size_t)s * t->batch, t->batch, t->cfg->data.augment);
-        float loss = loss_and_gradients(t);
+        float loss = loss_and_gradients(t, t->order + (size_t)s * t->batch);
         if (!isfinite(loss))
             PL_FAIL(PL_ERR_NUMERIC, "epoch %d step %d (global step %lld): the training loss is "
                     "%g; lower %s.lr (%g) or check the data", epoch + 1, s + 1,
@@ -216,6 +224,46 @@ static int train_epoch(trainer *t, int epoch)
     return PL_OK;
 }
 
+/* The train stage, on data without augmentation: the trained model's
+ * logits on every training image, which distillation from the baseline
+ * reads instead of running it (/data/train_logits). They are computed as
+ * distillation's teacher computes them (a copy planned for inference at the
+ * training batch: distill.c), so they are its outputs but for the last
+ * bits, which depend on the other images of a batch. */
+static int training_set_logits(trainer *t)
+{
+    if (t->opt->initial || t->cfg->data.augment) return PL_OK;
+    const double started = now_seconds();
+    const int n = t->data.train.n, K = t->data.train.classes;
+    ig_graph *g = ig_graph_copy(t->g, -1, NULL);
+    if (!g) return PL_ERR_INVAL; /* the message is recorded */
+    t->train_logits = pl_xmalloc((size_t)n * K * sizeof(float));
+    int32_t *idx = pl_xmalloc((size_t)t->batch * sizeof *idx);
+    int rc = PL_OK;
+    for (int start = 0; start < n && rc == PL_OK; start += t->batch) {
+        const int count = n - start < t->batch ? n - start : t->batch;
+        if (count != g->batch) rc = ig_graph_plan_inference(g, count);
+        if (rc < 0) break;
+        for (int i = 0; i < count; i++) idx[i] = start + i;
+        ds_experiment_batch(&t->data, &t->data.train, idx, count, 0, (uint64_t)t->cfg->seed,
+                            t->step, ig_value(g, t->nodes.input), NULL);
+        ig_forward(g, NULL);
+        const float *z = ig_value(g, t->nodes.logits);
+        for (int j = 0; j < count * K && rc == PL_OK; j++)
+            if (!isfinite(z[j]))
+                rc = pl_error(PL_ERR_NUMERIC, __FILE__, __LINE__, "%s: the trained model's "
+                              "logit %d on training image %d is %g", t->stage, j % K,
+                              start + j / K, (double)z[j]);
+        memcpy(t->train_logits + (size_t)start * K, z, (size_t)count * K * sizeof(float));
+    }
+    pl_free(idx);
+    ig_graph_free(g);
+    if (rc == PL_OK)
+        printf("%s: logits on the %d training images, for distillation: %.1f s\n", t->stage, n,
+               now_seconds() - started);
+    return rc;
+}
+
 static void trainer_destroy(trainer *t)
 {
     ds_experiment_free(&t->data);
@@ -230,6 +278,7 @@ static void trainer_destroy(trainer *t)
     pl_free(t->curve_val_acc);
     pl_free(t->curve_lr);
     pl_free(t->curve_seconds);
+    pl_free(t->train_logits);
     free(t->fingerprint);
 }
 
@@ -265,6 +314,7 @@ static int run(trainer *t, train_result *result)
     }
     double test_loss, test_acc;
     PL_TRY(evaluate(t, &t->data.test, &test_loss, &test_acc));
+    PL_TRY(training_set_logits(t));
     double val_acc = t->curve_val_acc[t->epochs_done - 1]; /* the final weights' */
     PL_TRY(train_write_baseline(t, test_loss, test_acc));
     result->epochs_done = t->epochs_done;

@@ -1,6 +1,8 @@
 /* trainer.h: the train stage's work: train the experiment's model on its
  * dataset with SGD, checkpoint after every epoch, resume from the last
- * checkpoint, and write the baseline artifact (gos.baseline).
+ * checkpoint, and write the baseline artifact (gos.baseline), with the
+ * model's logits on every training image when the data is not augmented
+ * (for distillation from it without running it).
  *
  * Determinism: data order, augmentation and dropout are counter-based
  * functions of (seed, epoch/step), so a run resumed from a checkpoint (which
@@ -11,6 +13,8 @@
 #define TRAINER_H
 
 #include "cfg.h"
+
+#include <stdint.h>
 
 struct ig_graph;
 
@@ -29,6 +33,11 @@ typedef struct {
     const struct ig_graph *teacher;
     int teacher_input, teacher_logits;
     double distill_weight, distill_temperature;
+    /* The teacher's logits on every training image (teacher_rows, classes),
+     * e.g. from train_read_logits, or NULL: read instead of running the
+     * teacher (distill.h; a table of another row count is not used). */
+    const float *teacher_table;
+    int64_t teacher_rows;
     /* The recipe: NULL is cfg->train. */
     const cfg_train *recipe;
     /* Names: the stage ("train") for messages, provenance and the
@@ -58,5 +67,13 @@ typedef struct {
  * errors name the file, a non-finite loss names the epoch and step, I/O
  * errors the artifact). The artifact is complete or absent. */
 int train_run(const train_options *opt, train_result *result);
+
+/* The baseline's logits on its training images (/data/train_logits, which
+ * the train stage writes when data.augment is false): *table (rows,
+ * classes), to free with pl_free, or NULL with *rows 0 when the artifact
+ * has none. Returns PL_OK, or a negative status naming the file and the
+ * dataset (a shape other than (/metrics@train_images, /data@classes), a
+ * value not finite). */
+int train_read_logits(const char *baseline_path, float **table, int64_t *rows);
 
 #endif

@@ -42,6 +42,8 @@ typedef struct {
            *curve_seconds;     /* (epochs) each                                  */
     double  train_seconds;     /* time spent in training steps                   */
     int64_t images_trained;
+    float  *train_logits;      /* (train.n, classes) the trained model's, for
+                                  /data/train_logits; NULL: not written         */
 } trainer;
 
 /* Restores parameters, batch-norm state, optimizer velocity, step and curves
