@@ -6,6 +6,7 @@
 #include "check.h"
 #include "ig.h"
 #include "pl_err.h"
+#include "pl_mem.h"
 #include "pl_threads.h"
 
 #include <math.h>
@@ -339,6 +340,69 @@ static void test_plan_inference(void)
     ig_graph_free(b);
 }
 
+/* One backward pass of g (forward first): from the loss node, or, with
+ * dout, from the logits seeded with it. Copies the parameter and the
+ * input's gradients into grad and dx. */
+static void one_pass(ig_graph *g, int loss, int input, const float *dout, float *grad, float *dx)
+{
+    static const int32_t labels[3] = {1, 4, 2};
+    ig_forward(g, labels);
+    ig_zero_grad(g);
+    if (dout) ig_seed_gradient(g, loss - 1, dout);
+    ig_backward(g, dout ? loss - 1 : loss);
+    memcpy(grad, g->grad, g->param_size * sizeof *grad);
+    memcpy(dx, ig_gradient(g, input), 3 * 4 * 9 * 9 * sizeof *dx);
+}
+
+/* Backward zeroes each activation gradient once consumed, so the next
+ * pass clears only what is left: passes after the first, from the loss or
+ * from seeded logits, give bitwise the gradients of a fresh graph's first
+ * pass, and after a pass the slab holds the input's gradient alone. */
+static void test_repeated_backward(void)
+{
+    ig_graph *g = ig_graph_alloc(), *fresh = ig_graph_alloc();
+    int in_g, in_f;
+    int loss = build_mixed(g, &in_g);
+    build_mixed(fresh, &in_f);
+    CHECK(ig_graph_finalize(g) == PL_OK && ig_graph_finalize(fresh) == PL_OK, "finalize");
+    const size_t P = g->param_size, X = 3 * 4 * 9 * 9;
+    float *grad[2], *dx[2], dout[3 * 5];
+    for (int k = 0; k < 2; k++) {
+        grad[k] = pl_xmalloc(P * sizeof(float));
+        dx[k] = pl_xmalloc(X * sizeof(float));
+    }
+    fill_pattern(dout, 3 * 5, 0.7);
+    for (int seeded = 0; seeded < 2; seeded++) {
+        ig_graph_init_params(fresh, 5);
+        CHECK(ig_graph_plan(fresh, 3) == PL_OK && ig_set_training(fresh, 1) == PL_OK, "plan");
+        fill_pattern(ig_value(fresh, in_f), X, 0.2);
+        one_pass(fresh, loss, in_f, seeded ? dout : NULL, grad[0], dx[0]);
+        ig_graph_init_params(g, 5);
+        CHECK(ig_graph_plan(g, 3) == PL_OK && ig_set_training(g, 1) == PL_OK, "plan");
+        fill_pattern(ig_value(g, in_g), X, 0.2);
+        for (int pass = 0; pass < 3; pass++) { /* loss, seeded logits, loss, ... */
+            int from_logits = (pass + seeded) % 2;
+            one_pass(g, loss, in_g, from_logits ? dout : NULL, grad[1], dx[1]);
+            if (from_logits != seeded) continue;
+            CHECK(memcmp(grad[0], grad[1], P * sizeof(float)) == 0 &&
+                      memcmp(dx[0], dx[1], X * sizeof(float)) == 0,
+                  "pass %d from the %s: the gradients of a first pass", pass + 1,
+                  seeded ? "seeded logits" : "loss");
+        }
+        size_t nonzero = 0;
+        const ig_node *x = &g->nodes[in_g];
+        for (size_t i = 0; i < g->act_size; i++)
+            nonzero += g->dact[i] != 0 && (i < x->act_off || i >= x->act_off + X);
+        CHECK(nonzero == 0, "after a pass only the input's gradient is left (%zu others)", nonzero);
+    }
+    for (int k = 0; k < 2; k++) {
+        pl_free(grad[k]);
+        pl_free(dx[k]);
+    }
+    ig_graph_free(g);
+    ig_graph_free(fresh);
+}
+
 /* The same step on 1 and 2 threads agrees (sgemm may reassociate and each
  * thread sums its own images' weight gradients). Both graphs are planned on
  * one thread: at batch 26 the stem convolution's 9x9 planes make two column
@@ -398,6 +462,7 @@ int main(void)
     test_whole_graph_gradient();
     test_replan_reuses();
     test_plan_inference();
+    test_repeated_backward();
     test_thread_independence();
     return check_summary("test_graph");
 }

@@ -135,6 +135,10 @@ typedef struct ig_graph {
     float       *dact;               /* (act_size) their gradients, when
                                         grads_planned                          */
     int          grads_planned;      /* 0: planned for inference alone        */
+    int          dact_clean;         /* 1: dact is zero but for the gradients
+                                        no backward consumes (ig_exec.c)      */
+    int          dact_seeded;        /* the node ig_seed_gradient wrote last,
+                                        or -1                                  */
     float       *aux;                /* (aux_size) saved data for backward     */
     float       *work;               /* (work_size) shared kernel workspace    */
     int32_t     *labels;             /* (batch) class labels for the loss      */
@@ -233,7 +237,10 @@ int ig_set_training(ig_graph *g, int training);
 /* The output buffer of node i, (batch, C, H, W). Write inputs here. */
 float *ig_value(const ig_graph *g, int node);
 
-/* The gradient buffer of node i, (batch, C, H, W). */
+/* The gradient buffer of node i, (batch, C, H, W). After ig_backward it
+ * holds the gradient of the nodes no backward consumes (an input node that
+ * asked for one, attr[3]); the others' are zeroed as the pass consumes
+ * them, ready for the next pass. */
 float *ig_gradient(const ig_graph *g, int node);
 
 /* Runs every node in order. Labels (batch) are read by softmax_xent nodes and
@@ -251,7 +258,9 @@ void ig_zero_grad(ig_graph *g);
  * seeds the gradient of the loss node `seed_node` with 1 (a softmax_xent
  * node), or, when seed_node is some other node, expects the caller to have
  * written that node's gradient with ig_seed_gradient first; then accumulates
- * into the parameter gradients. */
+ * into the parameter gradients. Each node's activation gradient is zeroed
+ * right after its backward has consumed it (still in cache), so the next
+ * pass need not clear the whole slab. */
 void ig_backward(ig_graph *g, int seed_node);
 
 /* Zeroes all activation gradients and copies dout (batch,C,H,W) into node's

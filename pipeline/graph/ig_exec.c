@@ -64,12 +64,35 @@ void ig_forward_node(ig_graph *g, int node)
 
 void ig_zero_grad(ig_graph *g) { memset(g->grad, 0, g->param_size * sizeof(float)); }
 
+static size_t grad_floats(const ig_graph *g, const ig_node *nd)
+{
+    return (size_t)g->batch * ig_shape_size(&nd->shape);
+}
+
+/* Zeroes every activation gradient before a pass. The whole slab after a
+ * plan; after a backward pass, which zeroed each gradient it consumed, only
+ * those it left: the nodes without a backward that take gradients (input
+ * nodes that asked for one) and the node last seeded. */
+static void clear_gradients(ig_graph *g)
+{
+    if (!g->dact_clean) {
+        memset(g->dact, 0, g->act_size * sizeof(float));
+        return;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ig_node *nd = &g->nodes[i];
+        if ((nd->needs_grad && !IG_OP_TABLE[nd->op]->backward) || i == g->dact_seeded)
+            memset(g->dact + nd->act_off, 0, grad_floats(g, nd) * sizeof(float));
+    }
+}
+
 void ig_seed_gradient(ig_graph *g, int node, const float *dout)
 {
     PL_ASSERT(g->batch > 0 && g->grads_planned && node >= 0 && node < g->n_nodes);
-    memset(g->dact, 0, g->act_size * sizeof(float));
+    clear_gradients(g);
     const ig_node *nd = &g->nodes[node];
-    memcpy(g->dact + nd->act_off, dout, (size_t)g->batch * ig_shape_size(&nd->shape) * sizeof(float));
+    memcpy(g->dact + nd->act_off, dout, grad_floats(g, nd) * sizeof(float));
+    g->dact_seeded = node;
 }
 
 void ig_backward(ig_graph *g, int seed_node)
@@ -77,12 +100,16 @@ void ig_backward(ig_graph *g, int seed_node)
     PL_ASSERT(g->batch > 0 && g->grads_planned && seed_node >= 0 && seed_node < g->n_nodes);
     const ig_node *seed = &g->nodes[seed_node];
     if (seed->op == IG_OP_SOFTMAX_XENT) {
-        memset(g->dact, 0, g->act_size * sizeof(float));
+        clear_gradients(g);
         g->dact[seed->act_off] = 1.0f;
+        g->dact_seeded = seed_node;
     }
     for (int i = seed_node; i >= 0; i--) {
         const ig_node *nd = &g->nodes[i];
         const ig_op_def *def = IG_OP_TABLE[nd->op];
-        if (nd->needs_grad && def->backward) def->backward(g, nd);
+        if (!nd->needs_grad || !def->backward) continue;
+        def->backward(g, nd);
+        memset(g->dact + nd->act_off, 0, grad_floats(g, nd) * sizeof(float)); /* consumed */
     }
+    g->dact_clean = 1;
 }

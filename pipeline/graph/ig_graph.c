@@ -249,6 +249,8 @@ static int plan(ig_graph *g, int batch, int grads)
     g->act = ensure(g->act, &g->act_cap, act, sizeof(float));
     if (grads) g->dact = ensure(g->dact, &g->dact_cap, act, sizeof(float));
     g->grads_planned = grads;
+    g->dact_clean = 0; /* a new layout: the next pass clears the whole slab */
+    g->dact_seeded = -1;
     g->aux = ensure(g->aux, &g->aux_cap, aux, sizeof(float));
     g->work = ensure(g->work, &g->work_cap, work, sizeof(float));
     g->labels = ensure(g->labels, &g->labels_cap, (size_t)batch, sizeof(int32_t));
