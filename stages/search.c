@@ -1,5 +1,6 @@
-/* search.c: the search stage. Reads the baseline and the graphs artifact
- * (seed candidates), evolves replacements for the most inefficient
+/* search.c: the search stage. Reads the baseline (with its stored logits on
+ * the training images, which distilled recovery reads instead of running
+ * it) and the graphs artifact (seed candidates), evolves replacements for the most inefficient
  * operators one after another (pipeline/search/search.h), and writes the
  * search artifact (gos.search) with the adapted model. Prints a line per
  * operator searched and a summary.
