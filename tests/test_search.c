@@ -150,7 +150,9 @@ static float *teacher_table(const search_data *data)
 /* Distilled recovery (o) reading the teacher's logits from a table: the
  * weights it reaches are those of running the teacher (ran) with the
  * table right, and others with a table right only for the first batch
- * (which checks it: the recovery of step 1, round 1 draws it). */
+ * (which checks it: the recovery of step 1, round 1 draws it); a table
+ * wrong there is refused for the rest of the search, and the teacher's own
+ * run gives bitwise its weights. */
 static void check_recover_table(ig_graph *g, const model_nodes *nodes, const search_data *data,
                                 const search_options *o, const float *ran)
 {
@@ -162,9 +164,11 @@ static void check_recover_table(ig_graph *g, const model_nodes *nodes, const sea
     ds_epoch_order(order, N_TRAIN, o->seed * 0x2545f4914f6cdd1dULL + 2, 0);
     for (int i = 0; i < o->recovery_batch; i++)
         memcpy(wrong + order[i] * 10, right + order[i] * 10, 10 * sizeof *wrong);
-    for (int pass = 0; pass < 2; pass++) {
+    float *negated = pl_xmalloc((size_t)rows * 10 * sizeof *negated);
+    for (int64_t i = 0; i < rows * 10; i++) negated[i] = -right[i];
+    for (int pass = 0; pass < 3; pass++) {
         search_data d = *data;
-        d.teacher_table = pass == 0 ? right : wrong;
+        d.teacher_table = pass == 0 ? right : pass == 1 ? wrong : negated;
         d.teacher_rows = rows;
         search_result r;
         double acc = damaged_copy(g, nodes, data, &r);
@@ -178,11 +182,17 @@ static void check_recover_table(ig_graph *g, const model_nodes *nodes, const sea
         if (pass == 0)
             CHECK(rc == PL_OK && diff <= 1e-4 * scale, "recovery reading the table: weights %g "
                   "from the teacher's run (of %g): %s", diff, scale, rc < 0 ? pl_last_error() : "ok");
+        else if (pass == 1)
+            CHECK(rc == PL_OK && diff > 1e-2 * scale && !r.table_refused, "recovery reading a "
+                  "table wrong after the first batch: weights %g from the teacher's run (of %g)",
+                  diff, scale);
         else
-            CHECK(rc == PL_OK && diff > 1e-2 * scale, "recovery reading a table wrong after the "
-                  "first batch: weights %g from the teacher's run (of %g)", diff, scale);
+            CHECK(rc == PL_OK && diff == 0 && r.table_refused, "a table wrong from the first "
+                  "batch is refused (%d) and the teacher runs: weights %g from its run",
+                  r.table_refused, diff);
         search_free(&r);
     }
+    pl_free(negated);
     pl_free(right);
     pl_free(wrong);
 }

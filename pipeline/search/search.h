@@ -128,6 +128,9 @@ typedef struct {
     search_record *records;
     long           evaluations, cache_hits;
     int            stopped;        /* 1: stopped as asked (stop_after)        */
+    int            table_refused;  /* 1: a recovery found data->teacher_table
+                                      not the teacher's (distill.h): the later
+                                      ones run the teacher without checking */
 } search_result;
 
 /* The data a search evaluates on. */
