@@ -170,14 +170,6 @@ int main(int argc, char **argv)
         rc = train_read_logits(baseline, &teacher_table, &teacher_rows);
     if (rc == PL_OK) rc = graphgen_read(graphs, &seeds);
     if (rc == PL_OK) rc = load_data(cfg, &data);
-    if (rc == PL_OK && teacher_table && teacher_rows != data.splits.train.n) {
-        printf("search: the baseline's stored logits cover %lld training images, not these %d: "
-               "the recovery runs it on every batch instead\n", (long long)teacher_rows,
-               data.splits.train.n);
-        pl_free(teacher_table);
-        teacher_table = NULL;
-        teacher_rows = 0;
-    }
     if (rc == PL_OK) {
         search_data sd = {data.sample, data.n_sample, data.val, data.labels, data.n_val,
                           &data.splits, g, input_node, logits_node, teacher_table,

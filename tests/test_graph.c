@@ -304,6 +304,16 @@ static void test_replan_reuses(void)
     ig_graph_free(g);
 }
 
+/* Two finalized copies of build_mixed (inputs in *in_a, *in_b); returns the
+ * loss node. */
+static int build_mixed_pair(ig_graph *a, ig_graph *b, int *in_a, int *in_b)
+{
+    int loss = build_mixed(a, in_a);
+    build_mixed(b, in_b);
+    CHECK(ig_graph_finalize(a) == PL_OK && ig_graph_finalize(b) == PL_OK, "finalize");
+    return loss;
+}
+
 /* An inference plan runs forward exactly as a training plan in evaluation
  * mode, without the gradient slab; a training plan afterwards adds it and
  * backward runs. */
@@ -311,9 +321,7 @@ static void test_plan_inference(void)
 {
     ig_graph *a = ig_graph_alloc(), *b = ig_graph_alloc();
     int in_a, in_b;
-    int loss = build_mixed(a, &in_a);
-    build_mixed(b, &in_b);
-    CHECK(ig_graph_finalize(a) == PL_OK && ig_graph_finalize(b) == PL_OK, "finalize");
+    int loss = build_mixed_pair(a, b, &in_a, &in_b);
     ig_graph_init_params(a, 3);
     ig_graph_init_params(b, 3);
     CHECK(ig_graph_plan(a, 3) == PL_OK && ig_set_training(a, 0) == PL_OK, "training plan");
@@ -362,9 +370,7 @@ static void test_repeated_backward(void)
 {
     ig_graph *g = ig_graph_alloc(), *fresh = ig_graph_alloc();
     int in_g, in_f;
-    int loss = build_mixed(g, &in_g);
-    build_mixed(fresh, &in_f);
-    CHECK(ig_graph_finalize(g) == PL_OK && ig_graph_finalize(fresh) == PL_OK, "finalize");
+    int loss = build_mixed_pair(g, fresh, &in_g, &in_f);
     const size_t P = g->param_size, X = 3 * 4 * 9 * 9;
     float *grad[2], *dx[2], dout[3 * 5];
     for (int k = 0; k < 2; k++) {

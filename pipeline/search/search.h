@@ -129,8 +129,9 @@ typedef struct {
     long           evaluations, cache_hits;
     int            stopped;        /* 1: stopped as asked (stop_after)        */
     int            table_refused;  /* 1: a recovery found data->teacher_table
-                                      not the teacher's (distill.h): the later
-                                      ones run the teacher without checking */
+                                      not the teacher's or of another row
+                                      count (distill.h): the later ones run
+                                      the teacher without trying it again */
 } search_result;
 
 /* The data a search evaluates on. */

@@ -100,9 +100,10 @@ int search_recover(search_result *r, const search_data *data, const search_optio
                           r->input_node, r->logits_node, o->recovery_batch,
                           o->recovery_distill_weight, o->recovery_distill_temperature,
                           "search: recovery");
-        if (rc == PL_OK && data->teacher_table && data->teacher_rows == data->train->train.n &&
-            !r->table_refused)
-            distill_use_table(&teacher, data->teacher_table, data->train->train.n);
+        if (rc == PL_OK && data->teacher_table && !r->table_refused &&
+            !distill_use_table(&teacher, data->teacher_table, data->teacher_rows,
+                               data->train->train.n))
+            r->table_refused = 1; /* said once, not per step */
     }
     const int table_used = teacher.table != NULL;
     /* r->model holds the best weights so far (its own at first), scoring
@@ -130,7 +131,7 @@ int search_recover(search_result *r, const search_data *data, const search_optio
         if (!gained || best >= r->base_accuracy) break;
     }
     pl_threads_set(threads_before);
-    if (table_used && !teacher.table) r->table_refused = 1; /* said once, not per step */
+    if (table_used && !teacher.table) r->table_refused = 1; /* likewise */
     distill_free(&teacher);
     *accuracy = best;
     ig_graph_free(g);

@@ -42,11 +42,18 @@ int distill_init(distill *d, const ig_graph *teacher, int teacher_input, int tea
     return rc;
 }
 
-void distill_use_table(distill *d, const float *table, int rows)
+int distill_use_table(distill *d, const float *table, int64_t rows, int n)
 {
+    if (rows != n) {
+        printf("%s: the baseline's stored logits cover %lld training images, not these %d: "
+               "it runs on every batch instead\n", d->what, (long long)rows, n);
+        fflush(stdout);
+        return 0;
+    }
     d->table = table;
-    d->table_rows = rows;
+    d->table_rows = n;
     d->table_checked = 0;
+    return 1;
 }
 
 /* The teacher's logits for the current batch of the student. */

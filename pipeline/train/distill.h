@@ -43,7 +43,10 @@ int distill_init(distill *d, const struct ig_graph *teacher, int teacher_input,
  * made from other data (another split, normalization or input size), and d
  * says so on stdout and runs the teacher on every batch instead. */
 #define DISTILL_TABLE_TOLERANCE 1e-3
-void distill_use_table(distill *d, const float *table, int rows);
+/* Returns 1 when attached; 0 when the table's row count is not the number
+ * of training images n (another split): d says so on stdout and runs the
+ * teacher. */
+int distill_use_table(distill *d, const float *table, int64_t rows, int n);
 
 /* After ig_forward(student) on a batch with labels (batch) and, for the
  * table, the training-image index of each example (rows; NULL: run the

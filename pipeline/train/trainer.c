@@ -44,12 +44,8 @@ static int build_teacher(trainer *t)
                         t->nodes.input, t->nodes.logits, t->batch, o->distill_weight,
                         o->distill_temperature, t->stage));
     t->distilling = 1;
-    if (o->teacher_table && o->teacher_rows == t->data.train.n)
-        distill_use_table(&t->distill, o->teacher_table, t->data.train.n);
-    else if (o->teacher_table)
-        printf("%s: the baseline's stored logits cover %lld training images, not these %d: "
-               "it runs on every batch instead\n", t->stage, (long long)o->teacher_rows,
-               t->data.train.n);
+    if (o->teacher_table)
+        distill_use_table(&t->distill, o->teacher_table, o->teacher_rows, t->data.train.n);
     return PL_OK;
 }
 
