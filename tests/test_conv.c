@@ -168,22 +168,23 @@ static void test_special_shapes(void)
          * product (nn_gemm_skinny, dead taps kept) on 1 pixel, sgemm on the
          * others (grouped; dead taps dropped on the 1x2 plane) */
         {1, 8, 3, 3, 6, {3, 3, 1, 1, 0, 0, 1}},
-        {1, 8, 2, 2, 6, {3, 3, 1, 1, 1, 1, 2}},
+        {1, 16, 2, 2, 6, {3, 3, 1, 1, 1, 1, 2}},
         {1, 8, 1, 2, 5, {3, 3, 1, 1, 1, 1, 1}},
         /* pointwise at planes of 4 and 2 pixels (per image, grouped), and
-         * of 1 pixel for 3 images (one product) */
-        {1, 6, 2, 2, 4, {1, 1, 1, 1, 0, 0, 2}},
+         * of 1 pixel for 3 images (one product); groups of more than
+         * NN_CONV_GROUPED_MAX_CG channels, which take sgemm */
+        {1, 12, 2, 2, 4, {1, 1, 1, 1, 0, 0, 2}},
         {2, 6, 2, 1, 4, {1, 1, 1, 1, 0, 0, 1}},
         {3, 16, 1, 1, 9, {1, 1, 1, 1, 0, 0, 1}},
         /* pointwise: planes of 1 pixel (one sgemm for the batch, grouped
          * too), a small plane (batched), a large plane (no copy, grouped);
          * a 1x1 input */
         {4, 16, 1, 1, 8, {1, 1, 1, 1, 0, 0, 1}},
-        {5, 12, 1, 1, 9, {1, 1, 1, 1, 0, 0, 3}},
-        {3, 6, 2, 3, 4, {1, 1, 1, 1, 0, 0, 2}},
+        {5, 24, 1, 1, 9, {1, 1, 1, 1, 0, 0, 3}},
+        {3, 12, 2, 3, 4, {1, 1, 1, 1, 0, 0, 2}},
         {2, 8, 6, 6, 6, {5, 3, 1, 1, 2, 1, 1}},    /* "same" padding, odd kernel */
         {2, 8, 6, 7, 6, {3, 3, 1, 1, 2, 2, 1}},    /* padding > same            */
-        {2, 8, 16, 17, 12, {1, 1, 1, 1, 0, 0, 4}},
+        {2, 32, 16, 17, 12, {1, 1, 1, 1, 0, 0, 4}},
         {4, 6, 1, 1, 6, {3, 3, 1, 1, 1, 1, 1}},
         /* depthwise: a wide kernel; planes split in several row bands;
          * stride 3; rectangular; and the generic fallbacks for rows too wide
@@ -461,13 +462,15 @@ static void test_hand_computed(void)
 
 /* ----------------------------------------------------- thread invariance */
 
-/* The depthwise kernels and dbias are the project's own loops: the same bits
- * with one thread as with several. */
+/* The depthwise kernels, the grouped path over them and dbias are the
+ * project's own loops: the same bits with one thread as with several. */
 static void thread_invariance_case(const conv_case *cs)
 {
     const size_t n_inp = (size_t)cs->N * cs->C * cs->H * cs->W;
     const size_t n_out = (size_t)cs->N * cs->OC * out_h(cs) * out_w(cs);
-    const size_t n_w = (size_t)cs->OC * cs->p.kh * cs->p.kw;
+    const size_t n_w = (size_t)cs->OC * (cs->C / cs->p.groups) * cs->p.kh * cs->p.kw;
+    const size_t n_work = nn_conv2d_workspace(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    float *work = n_work ? pl_xmalloc(sizeof(float) * n_work) : NULL;
     float *inp = alloc_random(n_inp, 1.0f), *weight = alloc_random(n_w, 0.5f);
     float *bias = alloc_random((size_t)cs->OC, 0.5f), *dout = alloc_random(n_out, 1.0f);
     float *res[2][4];
@@ -479,18 +482,19 @@ static void thread_invariance_case(const conv_case *cs)
         res[r][2] = pl_xcalloc(n_w, sizeof(float));
         res[r][3] = pl_xcalloc((size_t)cs->OC, sizeof(float));
         nn_conv2d_forward(res[r][0], inp, weight, bias, cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p,
-                          NULL);
+                          work);
         nn_conv2d_backward(res[r][1], res[r][2], res[r][3], dout, inp, weight, cs->N, cs->C, cs->H,
-                           cs->W, cs->OC, &cs->p, NULL);
+                           cs->W, cs->OC, &cs->p, work);
     }
     pl_threads_set(0);
     char label[160];
     describe(label, sizeof label, cs);
+    const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
     const size_t len[4] = {n_out, n_inp, n_w, (size_t)cs->OC};
     const char *names[4] = {"out", "dinp", "dweight", "dbias"};
     for (int t = 0; t < 4; t++) {
         CHECK(memcmp(res[0][t], res[1][t], sizeof(float) * len[t]) == 0,
-              "depthwise %s differs between 1 and 3 threads: %s", names[t], label);
+              "%s %s differs between 1 and 3 threads: %s", method, names[t], label);
         pl_free(res[0][t]);
         pl_free(res[1][t]);
     }
@@ -498,6 +502,7 @@ static void thread_invariance_case(const conv_case *cs)
     pl_free(weight);
     pl_free(bias);
     pl_free(dout);
+    pl_free(work);
 }
 
 static void test_thread_invariance(void)
@@ -519,6 +524,42 @@ static void test_thread_invariance(void)
     thread_invariance_case(&one_image);
     thread_invariance_case(&rows_blocked);
     thread_invariance_case(&blocks);
+}
+
+/* ------------------------------------------------------------ grouped */
+
+/* Groups of at most NN_CONV_GROUPED_MAX_CG input channels take the grouped
+ * path (depthwise kernels per input channel of a group), larger groups
+ * im2col; both match the reference, and the grouped path is the same bits
+ * on 1 and 3 threads. The shapes are the search's candidates' (16 groups
+ * of 2 channels at 16x16, 5x5 on 8x8, 4-channel groups with 8 outputs
+ * each) at a batch where the depthwise kernels' fast paths and OpenMP
+ * loops engage, stride 2 and a pointwise one. */
+static void test_grouped(void)
+{
+    const conv_case grouped[] = {
+        {16, 32, 16, 16, 32, {3, 3, 1, 1, 1, 1, 16}},
+        {8, 64, 8, 8, 64, {5, 5, 1, 1, 2, 2, 16}},
+        {4, 16, 20, 20, 32, {3, 3, 1, 1, 1, 1, 4}},
+        {6, 24, 15, 17, 12, {3, 3, 2, 2, 1, 1, 6}},
+        {5, 16, 9, 9, 32, {1, 1, 1, 1, 0, 0, 8}},
+        {1, 32, 16, 16, 32, {3, 3, 1, 1, 1, 1, 8}},
+    };
+    for (size_t i = 0; i < sizeof grouped / sizeof grouped[0]; i++) {
+        const conv_case *cs = &grouped[i];
+        char label[160];
+        describe(label, sizeof label, cs);
+        const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+        CHECK(strcmp(method, "grouped") == 0, "%s takes %s, not grouped", label, method);
+        compare_case(cs);
+        thread_invariance_case(cs);
+    }
+    const conv_case wide = {4, 40, 10, 10, 20, {3, 3, 1, 1, 1, 1, 5}}; /* 8 channels a group */
+    char label[160];
+    describe(label, sizeof label, &wide);
+    const char *method = nn_conv2d_method(wide.N, wide.C, wide.H, wide.W, wide.OC, &wide.p);
+    CHECK(strcmp(method, "im2col") == 0, "%s takes %s, not im2col", label, method);
+    compare_case(&wide);
 }
 
 /* ------------------------------------------------- units in parallel */
@@ -638,6 +679,7 @@ int main(void)
     test_special_shapes();
     test_finite_differences();
     test_thread_invariance();
+    test_grouped();
     test_units_in_parallel();
     test_winograd();
     return check_summary("test_conv");

@@ -1,6 +1,8 @@
 /* nn_conv.c: fast 2-D convolution, forward and backward, and the choice
  * between its paths (conv_plan):
  * - depthwise (groups == C == OC): direct kernels in nn_conv_dw.c.
+ * - grouped with at most NN_CONV_GROUPED_MAX_CG input channels per group:
+ *   Cg depthwise convolutions (nn_conv_grouped.c).
  * - Winograd F(2x2,3x3) for 3x3 stride-1 convolutions of 16 channels and
  *   more (nn_conv_wino.c, which says when): forward, input and weight
  *   gradients; this file drives its units and workspace (wino_layout).
@@ -123,7 +125,8 @@ static void plan_slots(nn_conv_plan *s)
 {
     s->slots = 1;
     const int threads = pl_threads_get();
-    if (threads < 2 || s->N < 2 || s->path == NN_CONV_DEPTHWISE) return;
+    if (threads < 2 || s->N < 2 || s->path == NN_CONV_DEPTHWISE || s->path == NN_CONV_GROUPED)
+        return;
     if (s->path == NN_CONV_POINTWISE) {
         if (s->P > 1) s->slots = threads < s->N ? threads : s->N;
         return;
@@ -179,6 +182,8 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
     s.slots = 1, s.dx_conv = 0, s.dx_tile_rows = s.H, s.wino = 0;
     if (s.G == C && OC == C) {
         s.path = NN_CONV_DEPTHWISE;
+    } else if (s.G > 1 && s.Cg <= NN_CONV_GROUPED_MAX_CG) {
+        s.path = NN_CONV_GROUPED;
     } else if (pointwise && (s.P == 1 || !small_plane)) {
         s.path = NN_CONV_POINTWISE;
     } else {
@@ -282,6 +287,7 @@ size_t nn_conv2d_workspace(int N, int C, int H, int W, int OC, const nn_conv_par
 {
     nn_conv_plan s = conv_plan(N, C, H, W, OC, p);
     if (s.wino) return wino_layout_of(&s).end;
+    if (s.path == NN_CONV_GROUPED) return nn_conv_grouped_floats(&s);
     const size_t partials = (size_t)s.slots * partial_floats(&s);
     if (s.path == NN_CONV_POINTWISE) return partials;
     if (s.path != NN_CONV_IM2COL) return 0;
@@ -756,6 +762,7 @@ const char *nn_conv2d_method(int N, int C, int H, int W, int OC, const nn_conv_p
 {
     const nn_conv_plan s = conv_plan(N, C, H, W, OC, p);
     if (s.path == NN_CONV_DEPTHWISE) return "depthwise";
+    if (s.path == NN_CONV_GROUPED) return "grouped";
     if (s.path == NN_CONV_POINTWISE) return "pointwise";
     if (s.wino) return "winograd";
 #ifdef __AVX512F__
@@ -772,6 +779,10 @@ void nn_conv2d_forward(float *out, const float *inp, const float *weight, const 
     PL_ASSERT(out && inp && weight);
     if (s.path == NN_CONV_DEPTHWISE) {
         nn_conv_dw_forward(out, inp, weight, bias, &s);
+        return;
+    }
+    if (s.path == NN_CONV_GROUPED) {
+        if (N > 0) nn_conv_grouped_forward(out, inp, weight, bias, &s, work);
         return;
     }
     const float beta = bias ? 1.0f : 0.0f;
@@ -1001,6 +1012,10 @@ void nn_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *
     if (!dinp && !dweight) return;
     if (s.path == NN_CONV_DEPTHWISE) {
         nn_conv_dw_backward(dinp, dweight, dout, inp, weight, &s);
+        return;
+    }
+    if (s.path == NN_CONV_GROUPED) {
+        if (N > 0) nn_conv_grouped_backward(dinp, dweight, dout, inp, weight, &s, work);
         return;
     }
     if (s.path == NN_CONV_POINTWISE && s.P == 1) {

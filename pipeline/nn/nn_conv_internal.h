@@ -19,7 +19,7 @@ typedef struct {
     int FK;         /* Cg*FKH*FKW: floats per output channel of weight */
     int compact;    /* FK != K: some taps dropped                    */
     int P;          /* OH*OW: output pixels per plane               */
-    int path;       /* NN_CONV_DEPTHWISE, _POINTWISE or _IM2COL     */
+    int path;       /* NN_CONV_DEPTHWISE, _POINTWISE, _IM2COL or _GROUPED */
     int batch;      /* images per column matrix (im2col path)       */
     int tile_rows;  /* output rows per column matrix (im2col path)  */
     /* Units (an image on the pointwise path, `batch` images on the im2col
@@ -35,7 +35,7 @@ typedef struct {
     int wino;
 } nn_conv_plan;
 
-enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL };
+enum { NN_CONV_DEPTHWISE, NN_CONV_POINTWISE, NN_CONV_IM2COL, NN_CONV_GROUPED };
 
 /* Output indices [lo, hi) in [0, out_len) whose input index o*stride + offset
  * lies in [0, in_len). */
@@ -79,6 +79,20 @@ int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, 
                              const nn_conv_plan *s);
 void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                                const float *weight, const nn_conv_plan *s);
+
+/* Grouped convolutions with at most NN_CONV_GROUPED_MAX_CG input channels
+ * per group (groups > 1, not depthwise) as Cg depthwise ones
+ * (nn_conv_grouped.c). Workspace: nn_conv_grouped_floats(s). */
+#define NN_CONV_GROUPED_MAX_CG 4
+size_t nn_conv_grouped_floats(const nn_conv_plan *s);
+/* out (N,OC,OH,OW) = the convolution of inp (N,C,H,W) by weight
+ * (OC,Cg,KH,KW) + bias (OC, or NULL). */
+void nn_conv_grouped_forward(float *out, const float *inp, const float *weight,
+                             const float *bias, const nn_conv_plan *s, float *work);
+/* Accumulates dinp (N,C,H,W) and dweight (OC,Cg,KH,KW), either may be NULL,
+ * from dout (N,OC,OH,OW). */
+void nn_conv_grouped_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                              const float *weight, const nn_conv_plan *s, float *work);
 
 /* Winograd F(2x2,3x3), nn_conv_wino.c. U (16, OC, C): the transformed
  * weights; dU likewise for the weight gradient. */
