@@ -6,7 +6,8 @@
  * representative set of mobilenet_v3_large (stem, 1x1 expand/project, 3x3 and
  * 5x5 depthwise at their real channel counts and positions), at a 224x224
  * input with batch 1 and at a 32x32 input (spatial sizes as the model gives
- * them) with batch 32. Per layer:
+ * them) with batch 32; and at 32x32, batch 32, the grouped convolutions the
+ * search builds for ResNet18 at width 0.25 ("candidates"). Per layer:
  * - forward and backward GFLOP/s. FLOPs = 2*MACs, forward MACs =
  *   N*OC*OH*OW*(C/groups)*KH*KW, backward (dinp + dweight) = 2x forward.
  *   No bias (the conv layers of both models have none).
@@ -63,51 +64,64 @@
 #define NOISY_CORES    0.25 /* others' CPU marking a row NOISY */
 #define MAX_RETRIES    20   /* re-measurements of NOISY rows per run */
 
-/* One conv of a model, spatial size given as input resolution / div. */
+/* One conv of a model, spatial size given as input resolution / div;
+ * groups: of a dense convolution (a depthwise one has C). */
 typedef struct {
     const char *block; /* torchvision module name */
-    int C, OC, k, stride, depthwise, div;
+    int C, OC, k, stride, depthwise, div, groups;
 } layer_spec;
 
 static const layer_spec resnet18_specs[] = {
-    {"conv1",               3,   64,  7, 2, 0, 1},
-    {"layer1.conv",         64,  64,  3, 1, 0, 4},
-    {"layer2.0.conv1",      64,  128, 3, 2, 0, 4},
-    {"layer2.0.downsample", 64,  128, 1, 2, 0, 4},
-    {"layer2.conv",         128, 128, 3, 1, 0, 8},
-    {"layer3.0.conv1",      128, 256, 3, 2, 0, 8},
-    {"layer3.0.downsample", 128, 256, 1, 2, 0, 8},
-    {"layer3.conv",         256, 256, 3, 1, 0, 16},
-    {"layer4.0.conv1",      256, 512, 3, 2, 0, 16},
-    {"layer4.0.downsample", 256, 512, 1, 2, 0, 16},
-    {"layer4.conv",         512, 512, 3, 1, 0, 32},
+    {"conv1",               3,   64,  7, 2, 0, 1, 1},
+    {"layer1.conv",         64,  64,  3, 1, 0, 4, 1},
+    {"layer2.0.conv1",      64,  128, 3, 2, 0, 4, 1},
+    {"layer2.0.downsample", 64,  128, 1, 2, 0, 4, 1},
+    {"layer2.conv",         128, 128, 3, 1, 0, 8, 1},
+    {"layer3.0.conv1",      128, 256, 3, 2, 0, 8, 1},
+    {"layer3.0.downsample", 128, 256, 1, 2, 0, 8, 1},
+    {"layer3.conv",         256, 256, 3, 1, 0, 16, 1},
+    {"layer4.0.conv1",      256, 512, 3, 2, 0, 16, 1},
+    {"layer4.0.downsample", 256, 512, 1, 2, 0, 16, 1},
+    {"layer4.conv",         512, 512, 3, 1, 0, 32, 1},
+};
+
+/* Grouped convolutions the search builds for ResNet18 at width 0.25
+ * (resnet18_rpi3's adapted model: 16 groups of 2 channels, 8 of 4, 5x5 in
+ * 16 groups, 4 groups of 4 with stride 2), at the planes they replace. */
+static const layer_spec candidate_specs[] = {
+    {"layer2.g16",   32, 32, 3, 1, 0, 2, 16},
+    {"layer2.g8",    32, 32, 3, 1, 0, 2, 8},
+    {"layer1.g4",    16, 16, 3, 1, 0, 1, 4},
+    {"layer3.5x5g16", 64, 64, 5, 1, 0, 4, 16},
+    {"layer3.g16",   64, 64, 3, 1, 0, 4, 16},
+    {"layer2.0.g4s2", 16, 32, 3, 2, 0, 1, 4},
 };
 
 /* Howard et al. 2019, table 1 / torchvision mobilenet_v3_large. */
 static const layer_spec mbv3_specs[] = {
-    {"features.0",          3,   16,  3, 2, 0, 1},
-    {"features.1.dw",       16,  16,  3, 1, 1, 2},
-    {"features.1.project",  16,  16,  1, 1, 0, 2},
-    {"features.2.expand",   16,  64,  1, 1, 0, 2},
-    {"features.2.dw",       64,  64,  3, 2, 1, 2},
-    {"features.2.project",  64,  24,  1, 1, 0, 4},
-    {"features.3.expand",   24,  72,  1, 1, 0, 4},
-    {"features.3.dw",       72,  72,  3, 1, 1, 4},
-    {"features.4.dw",       72,  72,  5, 2, 1, 4},
-    {"features.4.project",  72,  40,  1, 1, 0, 8},
-    {"features.5.expand",   40,  120, 1, 1, 0, 8},
-    {"features.5.dw",       120, 120, 5, 1, 1, 8},
-    {"features.7.expand",   40,  240, 1, 1, 0, 8},
-    {"features.7.dw",       240, 240, 3, 2, 1, 8},
-    {"features.7.project",  240, 80,  1, 1, 0, 16},
-    {"features.8.dw",       200, 200, 3, 1, 1, 16},
-    {"features.11.expand",  80,  480, 1, 1, 0, 16},
-    {"features.11.dw",      480, 480, 3, 1, 1, 16},
-    {"features.12.dw",      672, 672, 3, 1, 1, 16},
-    {"features.13.dw",      672, 672, 5, 2, 1, 16},
-    {"features.14.dw",      960, 960, 5, 1, 1, 32},
-    {"features.14.project", 960, 160, 1, 1, 0, 32},
-    {"features.16",         160, 960, 1, 1, 0, 32},
+    {"features.0",          3,   16,  3, 2, 0, 1, 1},
+    {"features.1.dw",       16,  16,  3, 1, 1, 2, 1},
+    {"features.1.project",  16,  16,  1, 1, 0, 2, 1},
+    {"features.2.expand",   16,  64,  1, 1, 0, 2, 1},
+    {"features.2.dw",       64,  64,  3, 2, 1, 2, 1},
+    {"features.2.project",  64,  24,  1, 1, 0, 4, 1},
+    {"features.3.expand",   24,  72,  1, 1, 0, 4, 1},
+    {"features.3.dw",       72,  72,  3, 1, 1, 4, 1},
+    {"features.4.dw",       72,  72,  5, 2, 1, 4, 1},
+    {"features.4.project",  72,  40,  1, 1, 0, 8, 1},
+    {"features.5.expand",   40,  120, 1, 1, 0, 8, 1},
+    {"features.5.dw",       120, 120, 5, 1, 1, 8, 1},
+    {"features.7.expand",   40,  240, 1, 1, 0, 8, 1},
+    {"features.7.dw",       240, 240, 3, 2, 1, 8, 1},
+    {"features.7.project",  240, 80,  1, 1, 0, 16, 1},
+    {"features.8.dw",       200, 200, 3, 1, 1, 16, 1},
+    {"features.11.expand",  80,  480, 1, 1, 0, 16, 1},
+    {"features.11.dw",      480, 480, 3, 1, 1, 16, 1},
+    {"features.12.dw",      672, 672, 3, 1, 1, 16, 1},
+    {"features.13.dw",      672, 672, 5, 2, 1, 16, 1},
+    {"features.14.dw",      960, 960, 5, 1, 1, 32, 1},
+    {"features.14.project", 960, 160, 1, 1, 0, 32, 1},
+    {"features.16",         160, 960, 1, 1, 0, 32, 1},
 };
 
 typedef struct {
@@ -211,15 +225,16 @@ static int add_layers(bench_layer *layers, int count, const char *model, const l
         bench_layer L = {.N = batch, .C = s->C, .OC = s->OC, .H = resolution / s->div,
                          .W = resolution / s->div, .depthwise = s->depthwise};
         L.p = (nn_conv_params){.kh = s->k, .kw = s->k, .sh = s->stride, .sw = s->stride,
-                               .ph = s->k / 2, .pw = s->k / 2, .groups = s->depthwise ? s->C : 1};
+                               .ph = s->k / 2, .pw = s->k / 2,
+                               .groups = s->depthwise ? s->C : s->groups};
         L.OH = nn_window_out(L.H, s->k, s->stride, s->k / 2, 0);
         L.OW = nn_window_out(L.W, s->k, s->stride, s->k / 2, 0);
         if (s->depthwise)
             snprintf(L.name, sizeof L.name, "%s/%d %s %dx%dx%d dw%d s%d", model, resolution,
                      s->block, L.C, L.H, L.W, s->k, s->stride);
         else
-            snprintf(L.name, sizeof L.name, "%s/%d %s %dx%dx%d->%d k%d s%d", model, resolution,
-                     s->block, L.C, L.H, L.W, L.OC, s->k, s->stride);
+            snprintf(L.name, sizeof L.name, "%s/%d %s %dx%dx%d->%d k%d s%d g%d", model,
+                     resolution, s->block, L.C, L.H, L.W, L.OC, s->k, s->stride, L.p.groups);
         if (filter && !strstr(L.name, filter)) continue;
         if (count >= MAX_LAYERS) {
             fprintf(stderr, "bench_conv: more than %d layers\n", MAX_LAYERS);
@@ -448,6 +463,8 @@ int main(int argc, char **argv)
     count = add_layers(layers, count, "mbv3_large", mbv3_specs, mbv3_n, 224, 1, filter);
     count = add_layers(layers, count, "resnet18", resnet18_specs, resnet_n, 32, 32, filter);
     count = add_layers(layers, count, "mbv3_large", mbv3_specs, mbv3_n, 32, 32, filter);
+    count = add_layers(layers, count, "candidates", candidate_specs,
+                       (int)(sizeof candidate_specs / sizeof candidate_specs[0]), 32, 32, filter);
     if (list_only) {
         printf("# name\tN\tC\tH\tW\tOC\tKH\tKW\tSH\tSW\tPH\tPW\tgroups\n");
         for (int i = 0; i < count; i++) write_layer_line(stdout, &layers[i]);

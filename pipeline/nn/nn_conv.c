@@ -1,8 +1,8 @@
 /* nn_conv.c: fast 2-D convolution, forward and backward, and the choice
  * between its paths (conv_plan):
  * - depthwise (groups == C == OC): direct kernels in nn_conv_dw.c.
- * - grouped with at most NN_CONV_GROUPED_MAX_CG input channels per group:
- *   Cg depthwise convolutions (nn_conv_grouped.c).
+ * - grouped, stride 1, at most NN_CONV_GROUPED_MAX_CG input channels per
+ *   group: Cg depthwise convolutions (nn_conv_grouped.c).
  * - Winograd F(2x2,3x3) for 3x3 stride-1 convolutions of 16 channels and
  *   more (nn_conv_wino.c, which says when): forward, input and weight
  *   gradients; this file drives its units and workspace (wino_layout).
@@ -182,7 +182,7 @@ static nn_conv_plan conv_plan(int N, int C, int H, int W, int OC, const nn_conv_
     s.slots = 1, s.dx_conv = 0, s.dx_tile_rows = s.H, s.wino = 0;
     if (s.G == C && OC == C) {
         s.path = NN_CONV_DEPTHWISE;
-    } else if (s.G > 1 && s.Cg <= NN_CONV_GROUPED_MAX_CG) {
+    } else if (s.G > 1 && s.Cg <= NN_CONV_GROUPED_MAX_CG && s.SH == 1 && s.SW == 1) {
         s.path = NN_CONV_GROUPED;
     } else if (pointwise && (s.P == 1 || !small_plane)) {
         s.path = NN_CONV_POINTWISE;

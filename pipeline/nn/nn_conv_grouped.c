@@ -1,6 +1,6 @@
-/* nn_conv_grouped.c: grouped 2-D convolution with few input channels per
- * group (1 < groups, Cg <= NN_CONV_GROUPED_MAX_CG, not depthwise), as Cg
- * depthwise convolutions over the OC output channels.
+/* nn_conv_grouped.c: grouped 2-D convolution at stride 1 with few input
+ * channels per group (1 < groups, Cg <= NN_CONV_GROUPED_MAX_CG, not
+ * depthwise), as Cg depthwise convolutions over the OC output channels.
  *
  * Output channel oc (group g = oc / OCg) reads input channels g*Cg + j,
  * j < Cg, each through its own kernel weight[oc, j]. For one j that is a
@@ -16,6 +16,10 @@
  * took as long as the dense one of 8 to 16 times its multiply-adds (4.7 ms
  * forward against 3.5). The depthwise kernels (nn_conv_dw.c) do a plane's
  * taps in registers; the copies here are Cg plane gathers and sums.
+ * bench_conv's "candidates" rows, batch 32, against im2col: 16 groups of 2
+ * channels at 16x16 4.8x forward, 2.2x backward; 4 groups of 4 at 32x32
+ * 1.3x forward, 0.76x backward. At stride 2 the depthwise input gradient
+ * scatters (0.14x backward), so strided convolutions stay on im2col.
  *
  * Every float is summed in a fixed order whatever the thread count (the
  * depthwise kernels' contract; the gathers and sums are per plane). */

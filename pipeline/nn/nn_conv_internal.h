@@ -80,8 +80,8 @@ int nn_conv_dw_lanes_forward(float *out, const float *inp, const float *weight, 
 void nn_conv_dw_small_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                                const float *weight, const nn_conv_plan *s);
 
-/* Grouped convolutions with at most NN_CONV_GROUPED_MAX_CG input channels
- * per group (groups > 1, not depthwise) as Cg depthwise ones
+/* Grouped convolutions at stride 1 with at most NN_CONV_GROUPED_MAX_CG
+ * input channels per group (groups > 1, not depthwise) as Cg depthwise ones
  * (nn_conv_grouped.c). Workspace: nn_conv_grouped_floats(s). */
 #define NN_CONV_GROUPED_MAX_CG 4
 size_t nn_conv_grouped_floats(const nn_conv_plan *s);
