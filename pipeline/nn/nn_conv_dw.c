@@ -13,7 +13,9 @@
  * dropped). dweight takes a dot product per tap the same way.
  * - forward: parallel over (image, channel) planes.
  * - dinp, stride 1: the forward kernel on dout with the kernel flipped and
- *   padding K-1-P (a full correlation), accumulating; other strides scatter.
+ *   padding K-1-P (a full correlation), accumulating (with AVX-512, the
+ *   masked-load kernels below where they take the shape); other strides
+ *   scatter.
  * - dweight: parallel over channels.
  * Every output float is summed by one thread in a fixed order, so results do
  * not depend on the thread count. Small output planes (up to DW_SMALL_MAX_P
