@@ -528,6 +528,16 @@ static void test_thread_invariance(void)
 
 /* ------------------------------------------------------------ grouped */
 
+/* Checks that cs takes the path `expected`, then compare_case. */
+static void check_path(const conv_case *cs, const char *expected)
+{
+    char label[160];
+    describe(label, sizeof label, cs);
+    const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
+    CHECK(strcmp(method, expected) == 0, "%s takes %s, not %s", label, method, expected);
+    compare_case(cs);
+}
+
 /* Groups of at most NN_CONV_GROUPED_MAX_CG input channels take the grouped
  * path (depthwise kernels per input channel of a group), larger groups
  * im2col; both match the reference, and the grouped path is the same bits
@@ -546,26 +556,11 @@ static void test_grouped(void)
         {1, 32, 16, 16, 32, {3, 3, 1, 1, 1, 1, 8}},
     };
     for (size_t i = 0; i < sizeof grouped / sizeof grouped[0]; i++) {
-        const conv_case *cs = &grouped[i];
-        char label[160];
-        describe(label, sizeof label, cs);
-        const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
-        CHECK(strcmp(method, "grouped") == 0, "%s takes %s, not grouped", label, method);
-        compare_case(cs);
-        thread_invariance_case(cs);
+        check_path(&grouped[i], "grouped");
+        thread_invariance_case(&grouped[i]);
     }
-    const conv_case im2col[] = {
-        {4, 40, 10, 10, 20, {3, 3, 1, 1, 1, 1, 5}}, /* 8 channels a group */
-        {6, 24, 15, 17, 12, {3, 3, 2, 2, 1, 1, 6}}, /* stride 2           */
-    };
-    for (size_t i = 0; i < sizeof im2col / sizeof im2col[0]; i++) {
-        const conv_case *cs = &im2col[i];
-        char label[160];
-        describe(label, sizeof label, cs);
-        const char *method = nn_conv2d_method(cs->N, cs->C, cs->H, cs->W, cs->OC, &cs->p);
-        CHECK(strcmp(method, "im2col") == 0, "%s takes %s, not im2col", label, method);
-        compare_case(cs);
-    }
+    check_path(&(conv_case){4, 40, 10, 10, 20, {3, 3, 1, 1, 1, 1, 5}}, "im2col"); /* 8 a group */
+    check_path(&(conv_case){6, 24, 15, 17, 12, {3, 3, 2, 2, 1, 1, 6}}, "im2col"); /* stride 2  */
 }
 
 /* ------------------------------------------------- units in parallel */
