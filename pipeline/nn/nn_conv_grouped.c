@@ -13,8 +13,8 @@
  * Why: on the im2col path a group is one sgemm of OCg rows per unit, and
  * the column matrix is copied per group, so a grouped convolution of the
  * search's candidates (3x3, 32 channels in 16 groups at 16x16, batch 64)
- * took as long as the dense one of 8 to 16 times its multiply-adds (4.7 ms
- * forward against 3.5). The depthwise kernels (nn_conv_dw.c) do a plane's
+ * took longer than the dense one, which has 16 times its multiply-adds
+ * (3.3-3.5 ms forward against 1.7-1.9). The depthwise kernels (nn_conv_dw.c) do a plane's
  * taps in registers; the copies here are Cg plane gathers and sums.
  * bench_conv's "candidates" rows, batch 32, against im2col: 16 groups of 2
  * channels at 16x16 4.8x forward, 2.2x backward; 4 groups of 4 at 32x32
